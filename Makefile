@@ -1,0 +1,22 @@
+# Two commands: `make lab` (set up, then JupyterLab on the lessons) and `make test` (set up, then the suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup lab test test-fast bench clean
+
+setup:
+	$(PYTHON) scripts/setup.py
+
+lab: setup
+	$(BIN)/dockerlab lab notebooks
+
+test: setup
+	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest --nbval-lax --sanitize-with tests/notebooks/sanitize.cfg -p no:cacheprovider notebooks
+
+bench: setup
+	$(BIN)/python bench/overhead.py
+
+clean: setup
+	$(BIN)/dockerlab clean

@@ -1,0 +1,77 @@
+"""The `dockerlab` command: doctor, clean, lab. Errors are one sentence on stderr, never a traceback."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .errors import DockerlabError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import report
+
+    result = report(fix=args.fix)
+    print(result)
+    return 0 if result.ready else 1
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    from .engine import connect_engine
+    from .session import sweep_stale_sessions
+
+    swept = sweep_stale_sessions(connect_engine())
+    print(f"Removed what {len(swept)} finished session(s) left behind; running sessions were not touched.")
+    return 0
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    folder = Path(args.folder).resolve()
+    if not folder.is_dir():
+        raise DockerlabError(f"There is no folder '{folder}' to open; run `make lab` from the kit's folder.")
+    argv = ["jupyter", "lab", f"--notebook-dir={folder}", f"--ip={args.ip}", f"--port={args.port}"]
+    if os.geteuid() == 0:
+        argv.append("--allow-root")
+    if args.no_browser:
+        argv.append("--no-browser")
+    os.execvp(argv[0], argv)
+    return 0  # not reached: exec replaces this process
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dockerlab", description="Learn Docker images and containers for real.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    doctor = commands.add_parser("doctor", help="check that the lessons can run on this machine")
+    doctor.add_argument("--fix", action="store_true", help="start the engine and build the base image where allowed")
+    doctor.set_defaults(func=cmd_doctor)
+
+    clean = commands.add_parser("clean", help="remove what finished notebook sessions left on the engine")
+    clean.set_defaults(func=cmd_clean)
+
+    lab = commands.add_parser("lab", help="start JupyterLab on the lessons")
+    lab.add_argument("folder", nargs="?", default=str(REPO / "notebooks"))
+    lab.add_argument("--ip", default="127.0.0.1")
+    lab.add_argument("--port", default="8888")
+    lab.add_argument("--no-browser", action="store_true")
+    lab.set_defaults(func=cmd_lab)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DockerlabError as error:
+        print(f"dockerlab: {error}", file=sys.stderr)
+        return getattr(args, "error_exit_code", 1)
+    except KeyboardInterrupt:
+        print("dockerlab: interrupted.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

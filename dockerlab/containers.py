@@ -1,0 +1,157 @@
+"""Running containers the way `docker run` does, without ever leaving a half-made one behind."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import docker
+import requests
+
+from .errors import ContainerNotFound, ImageNotFound, Interrupted, RunFailed
+from .results import Model, Output, docker_command
+from .session import Session
+
+
+class Container(Model):
+    """One container: the engine's inspect answer plus what a learner asks of it."""
+
+    def __init__(self, session: Session, attrs: dict, given_name: str | None = None) -> None:
+        super().__init__(attrs)
+        self.session = session
+        self.given_name = given_name  # the name the learner chose; None when the engine made one up
+
+    @property
+    def name(self) -> str:
+        return self.attrs.get("Name", "").lstrip("/")
+
+    @property
+    def image(self) -> str:
+        return self.attrs.get("Config", {}).get("Image", "")
+
+    @property
+    def status(self) -> str:
+        return self.attrs.get("State", {}).get("Status", "")
+
+    @property
+    def exit_code(self) -> int | None:
+        state = self.attrs.get("State", {})
+        return None if state.get("Running") or self.status == "created" else state.get("ExitCode")
+
+    @property
+    def ref(self) -> str:
+        """How the CLI lines refer to this container: its chosen name, else a stable placeholder."""
+        return self.given_name or "<container>"
+
+    def reload(self) -> "Container":
+        self.attrs = inspect_container(self.session, self.id)
+        return self
+
+    def logs(self) -> Output:
+        raw = self.session.engine.api.logs(self.id, stdout=True, stderr=True)
+        return Output(docker_command("logs", self.ref), raw.decode(errors="replace"))
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.session.engine.api.wait(self.id, timeout=timeout)["StatusCode"]
+
+    def __repr__(self) -> str:
+        self.reload()
+        state = self.status if self.exit_code is None else f"{self.status} (exit code {self.exit_code})"
+        return f"{docker_command('ps', '-a', '--filter', f'name={self.ref}')}\n{self.ref}: {self.image}, {state}"
+
+
+class RunResult:
+    """What `docker run` showed: for an attached run the output and exit code, else the container."""
+
+    def __init__(self, container: Container, command: str, output: str | None) -> None:
+        self.container = container
+        self.command = command
+        self.output = output
+
+    @property
+    def exit_code(self) -> int | None:
+        return self.container.exit_code
+
+    def __repr__(self) -> str:
+        if self.output is None:
+            how = f"lab.logs({self.container.ref!r})" if self.container.given_name else "its .logs()"
+            return f"{self.command}\n(started in the background; read what it prints with {how})"
+        lines = [self.command, self.output.rstrip("\n")] if self.output.strip() else [self.command]
+        if self.exit_code:
+            lines.append(f"(the container exited with code {self.exit_code})")
+        return "\n".join(lines)
+
+
+def inspect_container(session: Session, name_or_id: str) -> dict:
+    try:
+        return session.engine.api.inspect_container(name_or_id)
+    except docker.errors.NotFound:
+        raise ContainerNotFound(
+            f"There is no container named '{name_or_id}'; list them with lab.ps(all=True)."
+        ) from None
+
+
+def run_command_line(image: str, command: Sequence[str] | str | None, name: str | None, detach: bool,
+                     entrypoint: Sequence[str] | str | None = None) -> str:
+    """The `docker run` line that does what `run_container` does."""
+    words: list[str | None] = ["run", "-d" if detach else None]
+    if name:
+        words += ["--name", name]
+    if entrypoint is not None:
+        words += ["--entrypoint", entrypoint if isinstance(entrypoint, str) else " ".join(entrypoint)]
+    words.append(image)
+    if isinstance(command, str):
+        words += ["sh", "-c", command]
+    elif command:
+        words += list(command)
+    return docker_command(*words)
+
+
+def run_container(session: Session, image: str, command: Sequence[str] | str | None = None,
+                  name: str | None = None, detach: bool = False,
+                  entrypoint: Sequence[str] | str | None = None, **host_options) -> RunResult:
+    """Create, start and (unless detached) wait for a container, as `docker run` does.
+
+    A string `command` runs through `sh -c` (shell form); a list runs as is (exec form). Whatever
+    goes wrong, Ctrl-C included, the container is removed before the error reaches the learner.
+    """
+    api = session.engine.api
+    try:
+        api.inspect_image(image)
+    except docker.errors.ImageNotFound:
+        raise ImageNotFound(
+            f"There is no image '{image}' on this engine, and no registry is reachable to pull it; "
+            "build it first (lab.build) or check the name with lab.images()."
+        ) from None
+    if name:
+        session.claim_container_name(name)
+    cmd = ["sh", "-c", command] if isinstance(command, str) else (list(command) if command else None)
+    created = None
+    try:
+        created = api.create_container(
+            image, command=cmd, name=name, labels=session.labels, entrypoint=entrypoint,
+            host_config=api.create_host_config(**host_options),
+        )
+        api.start(created["Id"])
+        output = None
+        if not detach:
+            api.wait(created["Id"])
+            output = api.logs(created["Id"], stdout=True, stderr=True).decode(errors="replace")
+        container = Container(session, api.inspect_container(created["Id"]), name)
+    except KeyboardInterrupt:
+        _remove_quietly(session, created)
+        raise Interrupted("Interrupted: the container was stopped and removed.") from None
+    except docker.errors.APIError as error:
+        _remove_quietly(session, created)
+        raise RunFailed(f"The engine could not run '{image}': {error.explanation or error}.") from None
+    except BaseException:
+        _remove_quietly(session, created)
+        raise
+    return RunResult(container, run_command_line(image, command, name, detach, entrypoint), output)
+
+
+def _remove_quietly(session: Session, created: dict | None) -> None:
+    if created is None:
+        return
+    try:
+        session.engine.api.remove_container(created["Id"], force=True, v=True)
+    except (docker.errors.APIError, requests.exceptions.RequestException):
+        pass  # the engine is gone or the container already is: nothing left to remove

@@ -1,0 +1,82 @@
+"""What the helpers return: the engine's raw answer kept in `attrs`, meaning added on top.
+
+Every result shows the equivalent `docker` command and a text form that is stable from run to run
+(no ids, addresses, timings, random names), so nbval can check it and learners can map the notebook
+to the terminal.
+"""
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+
+from .build import BuildStep
+
+
+def docker_command(*words: str | None) -> str:
+    """`docker ...` with each word quoted as a shell would need it; None words are left out."""
+    return "$ docker " + " ".join(shlex.quote(word) for word in words if word is not None)
+
+
+class Model:
+    """A thing on the engine: its raw inspect answer in `attrs`, a few named properties on top."""
+
+    def __init__(self, attrs: dict) -> None:
+        self.attrs = attrs
+
+    @property
+    def id(self) -> str:
+        return self.attrs.get("Id", "")
+
+    @property
+    def short_id(self) -> str:
+        return self.id.removeprefix("sha256:")[:12]
+
+
+@dataclass
+class BuildResult:
+    """A finished build: the image, its steps (with cache hits) and the command that does the same."""
+
+    tag: str | None
+    image_id: str
+    steps: list[BuildStep]
+    command: str
+
+    @property
+    def cached_steps(self) -> int:
+        return sum(step.cached for step in self.steps)
+
+    def __repr__(self) -> str:
+        name = self.tag or "an untagged image"
+        return f"{self.command}\nBuilt {name} in {len(self.steps)} steps."
+
+
+@dataclass
+class Table:
+    """Rows shown like the `docker` CLI shows them (columns padded, header in capitals)."""
+
+    command: str
+    columns: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        cells = [self.columns] + self.rows
+        widths = [max(len(str(row[i])) for row in cells) for i in range(len(self.columns))]
+        lines = ["   ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells]
+        return "\n".join([self.command, *lines])
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@dataclass
+class Output:
+    """Text a container printed (its logs), shown as is under the command that reads it."""
+
+    command: str
+    text: str
+
+    def __repr__(self) -> str:
+        return f"{self.command}\n{self.text}".rstrip("\n")
+
+    def __str__(self) -> str:
+        return self.text
