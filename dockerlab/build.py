@@ -18,6 +18,7 @@ from typing import Callable
 
 import docker
 import requests
+import urllib3
 
 from .engine import Engine
 from .errors import BuildFailed, DockerlabError, EngineUnavailable
@@ -127,7 +128,8 @@ def stream_build(
                 raise build_failure(progress, event["error"])
     except docker.errors.APIError as error:
         raise build_failure(progress, error.explanation or str(error)) from None
-    except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
+    except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
+            urllib3.exceptions.ProtocolError) as error:
         raise EngineUnavailable(
             f"The Docker engine stopped answering during the build ({type(error).__name__}); "
             "start it again (`make setup`) and re-run the cell."
@@ -138,14 +140,28 @@ def stream_build(
 
 
 def build_failure(progress: BuildProgress, message: str) -> BuildFailed:
-    """A `BuildFailed` that names the failing step (if any) and its last log lines."""
+    """A `BuildFailed` that names the failing step (if any), says what to do, and keeps its last log lines."""
     message = message.strip().rstrip(".")
     step = progress.current
     if step is None:
-        return BuildFailed(f"The build failed before its first step: {message}.")
-    tail = step.log[-LOG_TAIL_LINES:]
+        hint = " Check the spelling of that line's instruction." if "unknown instruction" in message else ""
+        return BuildFailed(f"The Dockerfile could not be read: {message}.{hint}")
     where = f"step {step.number}/{progress.total_steps} ({step.instruction})"
-    return BuildFailed(f"The build failed at {where}: {message}.", step=step.instruction, log_tail=tail)
+    if step.instruction.upper().startswith("FROM "):
+        base = step.instruction.split()[1]
+        return BuildFailed(
+            f"The build failed at {where}: the image '{base}' is not on this engine and no registry "
+            f"answers to pull it. Start FROM {BASE_IMAGE.removesuffix(':latest')} or build '{base}' first."
+        )
+    exit_code = re.search(r"returned a non-zero code: (\d+)", message)
+    if exit_code:
+        return BuildFailed(
+            f"The build failed at {where}: the command exited with code {exit_code.group(1)}; "
+            "its last output lines are below. Fix the command and build again.",
+            step=step.instruction, log_tail=step.log[-LOG_TAIL_LINES:],
+        )
+    return BuildFailed(f"The build failed at {where}: {message}.", step=step.instruction,
+                       log_tail=step.log[-LOG_TAIL_LINES:])
 
 
 # --- the kit's own base image, made offline from the host's static busybox ------------------------

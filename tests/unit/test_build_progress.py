@@ -54,13 +54,14 @@ def test_failure_names_the_failing_step_and_its_output():
     progress = fold(FAILING_RUN[:-1])
     error = build_failure(progress, FAILING_RUN[-1]["error"])
     assert "step 2/3 (RUN echo preparing && false)" in error.explanation
-    assert "returned a non-zero code: 1" in error.explanation
+    assert "exited with code 1" in error.explanation
     assert error.log_tail == ["preparing"]
 
 
 def test_failure_before_any_step_says_so():
     error = build_failure(BuildProgress(), "dockerfile parse error line 2: unknown instruction: FORM")
-    assert error.explanation.startswith("The build failed before its first step: dockerfile parse error")
+    assert error.explanation.startswith("The Dockerfile could not be read: dockerfile parse error line 2")
+    assert "spelling" in error.explanation
 
 
 @pytest.mark.parametrize("dockerfile", [
