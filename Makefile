@@ -11,9 +11,9 @@ setup:
 lab: setup
 	$(BIN)/dockerlab lab notebooks
 
+# One pytest run: unit and integration tests (tests/), then every lesson under nbval (notebooks/).
 test: setup
-	$(BIN)/python -m pytest tests
-	$(BIN)/python -m pytest --nbval-lax --sanitize-with tests/notebooks/sanitize.cfg -p no:cacheprovider notebooks
+	$(BIN)/python -m pytest --nbval-lax --sanitize-with tests/notebooks/sanitize.cfg tests notebooks
 
 bench: setup
 	$(BIN)/python bench/overhead.py

@@ -21,7 +21,8 @@ STAMP = VENV / ".dockerlab-installed"
 
 # (what we need, how to tell it is there, the Debian package that brings it)
 SYSTEM_PARTS = [
-    ("the Docker engine", lambda: shutil.which("dockerd") or engine_socket_exists(), "docker.io"),
+    ("the Docker engine and CLI", lambda: shutil.which("docker") and (shutil.which("dockerd") or engine_socket_exists()),
+     "docker.io"),
     ("graphviz (dot)", lambda: shutil.which("dot"), "graphviz"),
     ("a static busybox", lambda: static_busybox(), "busybox-static"),
     ("the Distribution registry", lambda: shutil.which("docker-registry"), "docker-registry"),
