@@ -32,12 +32,14 @@ def cmd_lab(args: argparse.Namespace) -> int:
     folder = Path(args.folder).resolve()
     if not folder.is_dir():
         raise DockerlabError(f"There is no folder '{folder}' to open; run `make lab` from the kit's folder.")
-    argv = ["jupyter", "lab", f"--notebook-dir={folder}", f"--ip={args.ip}", f"--port={args.port}"]
+    argv = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={folder}", f"--ip={args.ip}", f"--port={args.port}"]
     if os.geteuid() == 0:
         argv.append("--allow-root")
     if args.no_browser:
         argv.append("--no-browser")
-    os.execvp(argv[0], argv)
+    if args.token is not None:
+        argv.append(f"--IdentityProvider.token={args.token}")
+    os.execv(argv[0], argv)
     return 0  # not reached: exec replaces this process
 
 
@@ -57,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--ip", default="127.0.0.1")
     lab.add_argument("--port", default="8888")
     lab.add_argument("--no-browser", action="store_true")
+    lab.add_argument("--token", help="the access token (default: JupyterLab makes one up)")
     lab.set_defaults(func=cmd_lab)
     return parser
 
