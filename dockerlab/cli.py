@@ -6,6 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+import docker
+
 from .errors import DockerlabError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -70,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except DockerlabError as error:
         print(f"dockerlab: {error}", file=sys.stderr)
+        return getattr(args, "error_exit_code", 1)
+    except docker.errors.APIError as error:
+        print(f"dockerlab: the Docker engine refused: {error.explanation or error}", file=sys.stderr)
         return getattr(args, "error_exit_code", 1)
     except KeyboardInterrupt:
         print("dockerlab: interrupted.", file=sys.stderr)

@@ -127,45 +127,54 @@ class Session:
         return remove_labelled(self.engine, f"{SESSION_LABEL}={self.id}")
 
 
+def labelled_resources(engine: Engine, label_filter: str) -> dict[str, list[dict]]:
+    """The engine's list answers (ids and labels, no per-item inspect) for resources carrying a label.
+
+    Listing without inspecting each item keeps this safe while other sessions remove their things.
+    """
+    api, selector = engine.api, {"label": label_filter}
+    return {
+        "containers": api.containers(all=True, filters=selector),
+        "networks": api.networks(filters=selector),
+        "volumes": api.volumes(filters=selector).get("Volumes") or [],
+        "images": api.images(all=True, filters=selector),
+    }
+
+
 def remove_labelled(engine: Engine, label_filter: str) -> dict[str, int]:
-    """Remove containers, then networks, volumes and images carrying `label_filter`."""
-    client = engine.client
-    removed = {"containers": 0, "networks": 0, "volumes": 0, "images": 0}
-    for container in client.containers.list(all=True, filters={"label": label_filter}):
-        try:
-            container.remove(force=True, v=True)
-            removed["containers"] += 1
-        except docker.errors.NotFound:
-            pass
-    for kind in ("networks", "volumes"):
-        for item in getattr(client, kind).list(filters={"label": label_filter}):
+    """Remove containers, then networks, volumes and images carrying `label_filter`; count what went."""
+    api = engine.api
+    found = labelled_resources(engine, label_filter)
+    removers = {
+        "containers": lambda item: api.remove_container(item["Id"], force=True, v=True),
+        "networks": lambda item: api.remove_network(item["Id"]),
+        "volumes": lambda item: api.remove_volume(item["Name"]),
+        # force: untag every name the session gave it; the engine still refuses (409) while a
+        # child image of another session needs it, and that image is left for its own session.
+        "images": lambda item: api.remove_image(item["Id"], force=True),
+    }
+    removed = {}
+    for kind, remove in removers.items():
+        items = found[kind]
+        if kind == "images":  # newest first, so an image built FROM another of the session goes first
+            items = sorted(items, key=lambda item: item.get("Created", 0), reverse=True)
+        removed[kind] = 0
+        for item in items:
             try:
-                item.remove()
+                remove(item)
                 removed[kind] += 1
             except docker.errors.NotFound:
-                pass
-    # Newest first, so an image built FROM another of the same session goes before its parent.
-    images = client.images.list(all=True, filters={"label": label_filter})
-    for image in sorted(images, key=lambda image: image.attrs.get("Created", ""), reverse=True):
-        try:
-            client.images.remove(image.id, force=True)
-            removed["images"] += 1
-        except docker.errors.NotFound:
-            pass
-        except docker.errors.APIError as error:
-            if error.status_code != 409:  # 409: a child image of another session still needs it
-                raise
+                pass  # already gone (removed with its parent, or by its own session meanwhile)
+            except docker.errors.APIError as error:
+                if error.status_code != 409:
+                    raise
     return removed
 
 
 def labelled_sessions(engine: Engine) -> set[str]:
     """Every session id that has resources on the engine."""
-    client = engine.client
-    labels = [c.labels for c in client.containers.list(all=True, filters={"label": SESSION_LABEL})]
-    labels += [n.attrs.get("Labels") or {} for n in client.networks.list(filters={"label": SESSION_LABEL})]
-    labels += [v.attrs.get("Labels") or {} for v in client.volumes.list(filters={"label": SESSION_LABEL})]
-    labels += [i.labels for i in client.images.list(all=True, filters={"label": SESSION_LABEL})]
-    return {item[SESSION_LABEL] for item in labels}
+    found = labelled_resources(engine, SESSION_LABEL)
+    return {(item.get("Labels") or {})[SESSION_LABEL] for items in found.values() for item in items}
 
 
 def sweep_stale_sessions(engine: Engine, keep: str = "") -> list[str]:
