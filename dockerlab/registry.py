@@ -170,6 +170,7 @@ def check_port_free(port: int) -> int:
     if not 0 < port < 65536:
         raise RegistryUnavailable(f"Port {port} is not a port number; choose one between 1024 and 65535.")
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # like the registry: TIME_WAIT is no owner
         try:
             probe.bind((HOST, port))
         except OSError as error:
