@@ -214,7 +214,7 @@ class Lab:
         if show if show is not None else notebook.in_notebook():
             from .widgets import TransferView
 
-            view = TransferView(f"docker {action} {shown}")
+            view = TransferView(action, shown)
         seen: list[TransferProgress] = []
 
         def on_progress(progress: TransferProgress) -> None:

@@ -42,14 +42,25 @@ class BuildView:
             self.step.value = f"Done: {len(progress.steps)} steps, {cached} from the build cache."
 
 
+class _Panel(widgets.VBox):
+    """A VBox whose plain-text form (what a saved notebook keeps besides the widget) is one stable line."""
+
+    def __init__(self, children: list, text: str) -> None:
+        super().__init__(children)
+        self._text = text
+
+    def __repr__(self) -> str:
+        return self._text
+
+
 class TransferView:
     """Live push or pull progress: one bar per layer, filled by bytes moved, labelled with its status."""
 
-    def __init__(self, title: str) -> None:
-        self.title = widgets.HTML(value=f"<b>{html.escape(title)}</b>")
+    def __init__(self, action: str, ref: str) -> None:
+        self.title = widgets.HTML(value=f"<b>{html.escape(f'docker {action} {ref}')}</b>")
         self.status = widgets.HTML(value="")
         self.rows = widgets.VBox([])
-        self.box = widgets.VBox([self.title, self.rows, self.status])
+        self.box = _Panel([self.title, self.rows, self.status], f"(progress of docker {action}, one bar per layer)")
         self.box.add_class("dockerlab-transfer")
         self._bars: dict[str, tuple[widgets.IntProgress, widgets.Label]] = {}
         display(self.box)

@@ -276,3 +276,28 @@ def test_cli_reports_a_taken_port_in_one_line():
     assert done.stderr.strip().splitlines() == [
         f"dockerlab: Port {port} on 127.0.0.1 is already in use by another program, so the registry cannot "
         "listen there; choose another port (--port N), or leave the port out to have a free one picked."]
+
+
+START_AND_EXIT = """
+import os, signal, sys
+import dockerlab
+lab = dockerlab.connect()
+registry = lab.start_registry()
+print(registry.run_dir, flush=True)
+if sys.argv[1] == "killed":
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_notebook_that_exits_without_clean_stops_its_registry():
+    done = subprocess.run([sys.executable, "-c", START_AND_EXIT, "exits"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert live_processes_serving(Path(done.stdout.strip())) == []
+
+
+def test_a_killed_notebooks_registry_is_swept_by_the_next_session():
+    done = subprocess.run([sys.executable, "-c", START_AND_EXIT, "killed"], capture_output=True, text=True)
+    run_dir = Path(done.stdout.strip())
+    assert done.returncode == -9 and live_processes_serving(run_dir) != []
+    assert len(sweep_stale_registries()) == 1
+    assert live_processes_serving(run_dir) == [] and not run_dir.exists()
