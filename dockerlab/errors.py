@@ -60,6 +60,10 @@ class RegistryUnavailable(DockerlabError):
     """The local registry could not be started or stopped (binary missing, port taken, no answer)."""
 
 
+class PortTaken(RegistryUnavailable):
+    """The port asked for on 127.0.0.1 is already in use by another program."""
+
+
 class LoginFailed(DockerlabError):
     """A registry refused the username and password, or could not be reached to check them."""
 

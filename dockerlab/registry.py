@@ -34,8 +34,8 @@ import docker
 import requests
 
 from .engine import Engine, pid_is_running
-from .errors import LoginFailed, RegistryUnavailable, TransferFailed
-from .references import DOCKER_HUB, Reference, registry_address
+from .errors import LoginFailed, PortTaken, RegistryUnavailable, TransferFailed
+from .references import DOCKER_HUB, Reference
 from .session import owner_is_alive, process_start_ticks
 
 HOST = "127.0.0.1"
@@ -46,6 +46,7 @@ CLI_OWNER = "cli"
 BCRYPT_ROUNDS = 10  # the registry checks the hash on every request: 10 rounds is ~50 ms here
 START_SECONDS = 20
 STOP_SECONDS = 10
+PORT_ATTEMPTS = 3  # a free port can be taken by another program before the registry binds it
 HUB_LOGIN_ADDRESS = "https://index.docker.io/v1/"  # the key the engine and the SDK use for Docker Hub
 
 
@@ -159,8 +160,8 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def port_taken_error(port: int) -> RegistryUnavailable:
-    return RegistryUnavailable(
+def port_taken_error(port: int) -> PortTaken:
+    return PortTaken(
         f"Port {port} on {HOST} is already in use by another program, so the registry cannot listen there; "
         "choose another port (--port N), or leave the port out to have a free one picked.")
 
@@ -231,9 +232,23 @@ def _last_log_line(path: Path) -> str:
 
 def start_registry(port: int | None = None, users: dict[str, str] | None = None, storage: str | Path | None = None,
                    owner: str = CLI_OWNER, binary: str | None = None) -> Registry:
-    """Start `docker-registry serve` on 127.0.0.1 and wait until it answers; raise `RegistryUnavailable`."""
+    """Start `docker-registry serve` on 127.0.0.1 and wait until it answers; raise `RegistryUnavailable`.
+
+    Without a `port`, a free one is picked (and another, should some other program take it first)."""
     program = registry_binary(binary)
-    port = check_port_free(port) if port else free_port()
+    if port:
+        return _launch(program, check_port_free(port), users, storage, owner)
+    for attempt in range(PORT_ATTEMPTS):
+        try:
+            return _launch(program, free_port(), users, storage, owner)
+        except PortTaken:
+            if attempt == PORT_ATTEMPTS - 1:
+                raise
+    raise AssertionError("not reached")
+
+
+def _launch(program: str, port: int, users: dict[str, str] | None, storage: str | Path | None,
+            owner: str) -> Registry:
     run_dir = Path(tempfile.mkdtemp(prefix="dockerlab-registry-"))
     try:
         storage_path = run_dir / "storage" if storage is None else storage_folder(storage)
@@ -252,7 +267,7 @@ def start_registry(port: int | None = None, users: dict[str, str] | None = None,
     registry = Registry(port, process.pid, process_start_ticks(process.pid), run_dir, storage_path,
                         storage is None, sorted(users or {}), owner, process=process)
     deadline = time.monotonic() + START_SECONDS
-    while not _answers(registry.url):
+    while not (_answers(registry.url) and process.poll() is None):
         if process.poll() is not None or time.monotonic() > deadline:
             last = _last_log_line(registry.log_path)
             registry.stop()

@@ -185,6 +185,22 @@ def test_a_taken_port_is_refused():
     assert list(Path(os.environ["DOCKERLAB_STATE_DIR"]).glob("registries/*.json")) == []
 
 
+def test_a_picked_port_taken_before_the_registry_binds_it_is_replaced(monkeypatch):
+    import dockerlab.registry as registry_module
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        ports = iter([taken, registry_module.free_port()])
+        monkeypatch.setattr(registry_module, "free_port", lambda: next(ports))
+        registry = start_registry()
+        try:
+            assert registry.port != taken and registry.is_running()
+        finally:
+            registry.stop()
+
+
 def test_a_missing_registry_program_is_named(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(RegistryUnavailable, match="'docker-registry' was not found.*make setup"):
