@@ -28,6 +28,7 @@ class Lab:
         self._credentials: dict[str, dict[str, str]] = {}  # registry -> username/password, in memory only
         self._made_refs: dict[str, str] = {}  # image names this session tagged or pulled -> their image id
         self._registries: list[Registry] = []
+        self._stops_registries_at_exit = False
 
     @property
     def client(self) -> docker.DockerClient:
@@ -124,8 +125,9 @@ class Lab:
         `users` maps user names to passwords (htpasswd, bcrypt); `storage` is a folder or a name whose
         images survive restarts (default: a temporary folder, removed on stop)."""
         registry = start_registry(port, users, storage, owner=self.session.id)
-        if not self._registries:
+        if not self._stops_registries_at_exit:
             atexit.register(self.stop_registries)
+            self._stops_registries_at_exit = True
         self._registries.append(registry)
         return registry
 
