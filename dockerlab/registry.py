@@ -128,19 +128,21 @@ class Registry:
     def from_state(cls, state: dict) -> Registry:
         return cls(**{**state, "run_dir": Path(state["run_dir"]), "storage": Path(state["storage"])})
 
+    @property
+    def _who(self) -> str:
+        return f"users: {', '.join(self.users)}" if self.users else "no login needed"
+
     def describe(self) -> str:
-        """One line for `dockerlab registry status` (with the real address and storage folder)."""
-        users = f"users: {', '.join(self.users)}" if self.users else "no login needed"
+        """One line for `dockerlab registry status` (with the pid and the storage folder)."""
         kept = "temporary storage" if self.temporary else f"storage kept in {self.storage}"
-        return f"Registry running at {self.address} (pid {self.pid}; {users}; {kept})."
+        return f"Registry running at {self.address} (pid {self.pid}; {self._who}; {kept})."
 
     def __str__(self) -> str:
         return self.address
 
     def __repr__(self) -> str:
-        users = f"users: {', '.join(self.users)}" if self.users else "no login needed"
         kept = "temporary storage" if self.temporary else "storage kept across restarts"
-        return f"Registry at {self.address} ({users}; {kept})"
+        return f"Registry at {self.address} ({self._who}; {kept})"
 
 
 def registry_binary(name: str | None = None) -> str:
