@@ -132,11 +132,12 @@ class Lab:
         return registry
 
     def stop_registries(self) -> int:
-        """Stop the registries this notebook started; returns how many."""
-        stopped, self._registries = self._registries, []
-        for registry in stopped:
-            registry.stop()
-        return len(stopped)
+        """Stop the registries this notebook started; returns how many were still running."""
+        started, self._registries = self._registries, []
+        running = [registry for registry in started if registry.is_running()]
+        for registry in started:
+            registry.stop()  # a stopped one only has its folder tidied
+        return len(running)
 
     def login(self, registry: str | Registry, username: str, password: str) -> Output:
         """`docker login REGISTRY`: checked by the engine now, kept in this kernel's memory only (never on
