@@ -21,9 +21,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_clean(args: argparse.Namespace) -> int:
     from .engine import connect_engine
-    from .session import sweep_stale_sessions
-
     from .registry import sweep_stale_registries
+    from .session import sweep_stale_sessions
 
     swept = sweep_stale_sessions(connect_engine())
     registries = sweep_stale_registries()

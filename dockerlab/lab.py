@@ -206,6 +206,7 @@ class Lab:
         return Output(docker_command("rmi", ref), "\n".join(lines))
 
     def _inspect_image(self, ref: str) -> dict:
+        parse_reference(ref)  # an image id parses too
         try:
             return self.engine.api.inspect_image(ref)
         except docker.errors.ImageNotFound:
@@ -218,16 +219,9 @@ class Lab:
             from .widgets import TransferView
 
             view = TransferView(action, shown)
-        seen: list[TransferProgress] = []
-
-        def on_progress(progress: TransferProgress) -> None:
-            seen[:] = [progress]
-            if view:
-                view.update(progress)
-
         try:
             progress = transfer(self.engine, action, reference, shown, self._credentials.get(reference.registry),
-                                on_progress)
+                                view.update if view else None)
         except KeyboardInterrupt:
             if view:
                 view.finish(None, failed=True)

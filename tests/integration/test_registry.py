@@ -17,7 +17,7 @@ import pytest
 
 from dockerlab.build import ensure_base_image
 from dockerlab.engine import connect_engine
-from dockerlab.errors import InvalidReference, LoginFailed, RegistryUnavailable, TransferFailed
+from dockerlab.errors import InvalidReference, LoginFailed, NameTaken, RegistryUnavailable, TransferFailed
 from dockerlab.lab import Lab
 from dockerlab.registry import cli_registry, start_registry, sweep_stale_registries
 
@@ -317,3 +317,9 @@ def test_a_killed_notebooks_registry_is_swept_by_the_next_session():
     assert done.returncode == -9 and live_processes_serving(run_dir) != []
     assert len(sweep_stale_registries()) == 1
     assert live_processes_serving(run_dir) == [] and not run_dir.exists()
+
+
+def test_removing_an_image_this_notebook_did_not_make_is_refused(lab):
+    with pytest.raises(NameTaken, match="was not made by this notebook"):
+        lab.remove_image("dockerlab/busybox")
+    assert lab.engine.api.inspect_image("dockerlab/busybox:latest")
