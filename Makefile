@@ -17,6 +17,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/registry.py
 
 clean: setup
 	$(BIN)/dockerlab clean

@@ -1,4 +1,4 @@
-"""The `dockerlab` command: doctor, clean, lab. Errors are one sentence on stderr, never a traceback."""
+"""The `dockerlab` command: doctor, clean, lab, registry. Errors are one sentence on stderr, never a traceback."""
 from __future__ import annotations
 
 import argparse
@@ -23,10 +23,43 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_clean(args: argparse.Namespace) -> int:
     from .engine import connect_engine
+    from .registry import sweep_stale_registries
     from .session import sweep_stale_sessions
 
     swept = sweep_stale_sessions(connect_engine())
+    registries = sweep_stale_registries()
     print(f"Removed what {len(swept)} finished session(s) left behind; running sessions were not touched.")
+    if registries:
+        print(f"Stopped {len(registries)} registry(ies) whose notebook had finished.")
+    return 0
+
+
+def cmd_registry(args: argparse.Namespace) -> int:
+    from . import registry
+
+    running = registry.cli_registry()
+    if args.action == "status":
+        print(running.describe() if running else
+              "No registry started by `dockerlab registry start` is running; start one with it.")
+        return 0 if running else 3
+    if args.action == "stop":
+        if running is None:
+            print("No registry started by `dockerlab registry start` is running; nothing to stop.")
+            return 0
+        running.stop()
+        print(f"Stopped the registry at {running.address}.")
+        return 0
+    if running is not None:
+        raise DockerlabError(f"A registry is already running at {running.address}; stop it first with "
+                             "`dockerlab registry stop`, or use that one.")
+    if bool(args.user) != bool(args.password):
+        raise DockerlabError("Give --user and --password together (or neither, for a registry without login).")
+    users = {args.user: args.password} if args.user else None
+    started = registry.start_registry(args.port, users, args.storage)
+    print(started.address)
+    login = f"`docker login {started.address} -u {args.user}`, then " if users else ""
+    print(f"{started.describe()} Use it with {login}`docker push {started.address}/<user>/<name>:<tag>`; "
+          "stop it with `dockerlab registry stop`.")
     return 0
 
 
@@ -63,6 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--no-browser", action="store_true")
     lab.add_argument("--token", help="the access token (default: JupyterLab makes one up)")
     lab.set_defaults(func=cmd_lab)
+
+    registry = commands.add_parser("registry", help="a local image registry (start, stop, status)")
+    registry.add_argument("action", choices=["start", "stop", "status"])
+    registry.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
+    registry.add_argument("--user", help="a user who may log in (with --password)")
+    registry.add_argument("--password", help="that user's password (stored only as a bcrypt hash)")
+    registry.add_argument("--storage", help="a folder or a name whose images survive restarts (default: temporary)")
+    registry.set_defaults(func=cmd_registry)
     return parser
 
 

@@ -50,3 +50,23 @@ class RunFailed(DockerlabError):
 
 class Interrupted(DockerlabError):
     """The learner pressed Ctrl-C (interrupted the kernel); what was started has been removed."""
+
+
+class InvalidReference(DockerlabError):
+    """An image name or registry address Docker would refuse (`UPPER/case`, `a:b:c`)."""
+
+
+class RegistryUnavailable(DockerlabError):
+    """The local registry could not be started or stopped (binary missing, port taken, no answer)."""
+
+
+class PortTaken(RegistryUnavailable):
+    """The port asked for on 127.0.0.1 is already in use by another program."""
+
+
+class LoginFailed(DockerlabError):
+    """A registry refused the username and password, or could not be reached to check them."""
+
+
+class TransferFailed(DockerlabError):
+    """A push or pull did not finish: nothing is reported as pushed or pulled."""

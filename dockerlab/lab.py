@@ -1,6 +1,7 @@
 """`Lab`: the notebook's handle on the engine, one per kernel, returned by `dockerlab.connect()`."""
 from __future__ import annotations
 
+import atexit
 import os
 from pathlib import Path
 from typing import Sequence
@@ -11,8 +12,10 @@ from . import notebook
 from .build import BuildProgress, ensure_base_image, stream_build
 from .containers import Container, RunResult, inspect_container, run_container
 from .engine import Engine, connect_engine
-from .errors import BuildFailed, Interrupted
-from .results import BuildResult, Output, Table, docker_command
+from .errors import BuildFailed, DockerlabError, ImageNotFound, Interrupted, NameTaken, TransferFailed
+from .references import DOCKER_HUB, Reference, parse_reference, registry_address
+from .registry import Registry, TransferProgress, check_login, start_registry, sweep_stale_registries, transfer
+from .results import BuildResult, Output, Table, TransferResult, docker_command
 from .session import Session, sweep_stale_sessions
 
 
@@ -22,6 +25,10 @@ class Lab:
     def __init__(self, engine: Engine, session: Session | None = None) -> None:
         self.engine = engine
         self.session = session or Session(engine)
+        self._credentials: dict[str, dict[str, str]] = {}  # registry -> username/password, in memory only
+        self._made_refs: dict[str, str] = {}  # image names this session tagged or pulled -> their image id
+        self._registries: list[Registry] = []
+        self._stops_registries_at_exit = False
 
     @property
     def client(self) -> docker.DockerClient:
@@ -101,11 +108,163 @@ class Lab:
         return docker_command("rm", "-f", name)
 
     def clean(self) -> dict[str, int]:
-        """Remove every container, network, volume and image this session created, and nothing else."""
-        return self.session.clean()
+        """Remove every container, network, volume, image and image name this session created, forget its
+        logins and stop its registries; nothing else is touched."""
+        tags = self._remove_made_refs()
+        logins = len(self._credentials)
+        self._credentials.clear()
+        registries = self.stop_registries()
+        return {**self.session.clean(), "tags": tags, "logins": logins, "registries": registries}
+
+    # --- sharing images: a registry of our own, login, tag, push, pull ---------------------------
+
+    def start_registry(self, port: int | None = None, users: dict[str, str] | None = None,
+                       storage: str | Path | None = None) -> Registry:
+        """A real registry on 127.0.0.1 for this notebook (stopped by `clean()` or when the kernel exits).
+
+        `users` maps user names to passwords (htpasswd, bcrypt); `storage` is a folder or a name whose
+        images survive restarts (default: a temporary folder, removed on stop)."""
+        registry = start_registry(port, users, storage, owner=self.session.id)
+        if not self._stops_registries_at_exit:
+            atexit.register(self.stop_registries)
+            self._stops_registries_at_exit = True
+        self._registries.append(registry)
+        return registry
+
+    def stop_registries(self) -> int:
+        """Stop the registries this notebook started; returns how many were still running."""
+        started, self._registries = self._registries, []
+        running = [registry for registry in started if registry.is_running()]
+        for registry in started:
+            registry.stop()  # a stopped one only has its folder tidied
+        return len(running)
+
+    def login(self, registry: str | Registry, username: str, password: str) -> Output:
+        """`docker login REGISTRY`: checked by the engine now, kept in this kernel's memory only (never on
+        disk, never shown), used by `push` and `pull`, forgotten by `logout` and `clean()`."""
+        address = registry_address(str(registry))
+        check_login(self.engine, address, username, password)
+        self._credentials[address] = {"username": username, "password": password}
+        where = None if address == DOCKER_HUB else address
+        return Output(docker_command("login", where, "--username", username, "--password-stdin"), "Login Succeeded")
+
+    def logout(self, registry: str | Registry) -> Output:
+        """`docker logout REGISTRY`: forget this notebook's login there."""
+        address = registry_address(str(registry))
+        known = self._credentials.pop(address, None) is not None
+        text = f"Removing login credentials for {address}" if known else f"Not logged in to {address}"
+        return Output(docker_command("logout", None if address == DOCKER_HUB else address), text)
+
+    def tag(self, image: str, repository: str, tag: str = "latest") -> Output:
+        """`docker tag IMAGE REPOSITORY:TAG`: one more name for the same image (`clean()` removes it)."""
+        parse_reference(repository)  # a bad name is reported as the learner wrote it
+        reference = parse_reference(f"{repository}:{tag}")
+        source = self._inspect_image(image)
+        self.engine.api.tag(image, reference.repository, reference.tag)
+        self._made_refs[_ref_key(reference)] = source["Id"]
+        new_name = f"{repository}:{tag}"
+        return Output(docker_command("tag", image, new_name), f"{image} is now also called {new_name}.")
+
+    def push(self, ref: str, show: bool | None = None) -> TransferResult:
+        """`docker push REF` with a progress bar per layer; `TransferFailed` unless the registry has it all."""
+        reference = parse_reference(ref)
+        try:
+            image_id = self.engine.api.inspect_image(ref)["Id"]
+        except docker.errors.ImageNotFound:
+            raise TransferFailed(
+                f"There is no local image called {ref} to push; give an image that name first with "
+                f"lab.tag(IMAGE, '{reference.repository}', '{reference.tag}').") from None
+        progress = self._transfer("push", reference, ref, show)
+        return self._transfer_result("push", reference, ref, progress, image_id)
+
+    def pull(self, ref: str, show: bool | None = None) -> TransferResult:
+        """`docker pull REF` with a progress bar per layer; `clean()` removes the name it made."""
+        reference = parse_reference(ref)
+        progress = self._transfer("pull", reference, ref, show)
+        image_id = self.engine.api.inspect_image(ref)["Id"]
+        self._made_refs[_ref_key(reference)] = image_id
+        return self._transfer_result("pull", reference, ref, progress, image_id)
+
+    def remove_image(self, ref: str) -> Output:
+        """`docker rmi REF` for an image this notebook built, tagged or pulled (others are refused)."""
+        attrs = self._inspect_image(ref)
+        key = _ref_key(parse_reference(ref)) if ref != attrs["Id"] else ""
+        if not (self.session.owns(attrs["Config"].get("Labels")) or self._made_refs.get(key) == attrs["Id"]):
+            raise NameTaken(f"The image {ref} was not made by this notebook, so the kit will not remove it; "
+                            f"remove it yourself with `docker rmi {ref}` if it is yours.")
+        try:
+            answer = self.engine.api.remove_image(ref)
+        except docker.errors.APIError as error:
+            if error.status_code == 409:
+                raise DockerlabError(f"The image {ref} is still used by a container; remove that container "
+                                     "first (lab.remove(NAME)) and try again.") from None
+            raise
+        self._made_refs.pop(key, None)
+        lines = [f"Untagged: {item['Untagged']}" for item in answer if "Untagged" in item]
+        # Only the image itself: how many parent steps go with it depends on what else shares them.
+        lines += [f"Deleted: {attrs['Id']}" for item in answer if item.get("Deleted") == attrs["Id"]]
+        return Output(docker_command("rmi", ref), "\n".join(lines))
+
+    def _inspect_image(self, ref: str) -> dict:
+        parse_reference(ref)  # an image id parses too
+        try:
+            return self.engine.api.inspect_image(ref)
+        except docker.errors.ImageNotFound:
+            raise ImageNotFound(f"There is no image called {ref} on this engine; build or pull it first "
+                                "(`lab.images()` lists the images there are).") from None
+
+    def _transfer(self, action: str, reference: Reference, shown: str, show: bool | None) -> TransferProgress:
+        view = None
+        if show if show is not None else notebook.in_notebook():
+            from .widgets import TransferView
+
+            view = TransferView(action, shown)
+        try:
+            progress = transfer(self.engine, action, reference, shown, self._credentials.get(reference.registry),
+                                view.update if view else None)
+        except KeyboardInterrupt:
+            if view:
+                view.finish(None, failed=True)
+            raise Interrupted(f"Interrupted: the {action} of {shown} was stopped before it finished; "
+                              f"run it again to {action} it whole.") from None
+        except TransferFailed:
+            if view:
+                view.finish(None, failed=True)
+            raise
+        if view:
+            view.finish(progress, failed=False)
+        return progress
+
+    @staticmethod
+    def _transfer_result(action: str, reference: Reference, shown: str, progress: TransferProgress,
+                         image_id: str) -> TransferResult:
+        layers = {layer.id: layer.status for layer in progress.layers.values()}
+        return TransferResult(docker_command(action, shown), action, reference.repository, reference.tag,
+                              progress.digest, progress.header, layers, progress.outcome, image_id)
+
+    def _remove_made_refs(self) -> int:
+        """Untag the names this session made that still name the image it made them for."""
+        removed = 0
+        for ref, image_id in list(self._made_refs.items()):
+            try:
+                if self.engine.api.inspect_image(ref)["Id"] == image_id:
+                    self.engine.api.remove_image(ref)
+                    removed += 1
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as error:
+                if error.status_code != 409:  # 409: a container still uses it; the session's clean gets it
+                    raise
+        self._made_refs.clear()
+        return removed
 
     def __repr__(self) -> str:
         return f"Lab connected to Docker {self.engine.version} (API {self.engine.api_version})"
+
+
+def _ref_key(reference: Reference) -> str:
+    """How the engine names a tag or digest reference (`ubuntu:latest`, `127.0.0.1:5000/x/y@sha256:...`)."""
+    return f"{reference.repository}@{reference.digest}" if reference.digest else f"{reference.repository}:{reference.tag}"
 
 
 _lab: Lab | None = None
@@ -118,5 +277,6 @@ def connect() -> Lab:
     if _lab is None or _lab.session.pid != os.getpid():
         _lab = Lab(connect_engine())
     sweep_stale_sessions(_lab.engine, keep=_lab.session.id)
+    sweep_stale_registries()
     ensure_base_image(_lab.engine)
     return _lab

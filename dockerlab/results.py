@@ -80,3 +80,31 @@ class Output:
 
     def __str__(self) -> str:
         return self.text
+
+
+@dataclass
+class TransferResult:
+    """A finished push or pull: the name, the digest the registry holds for it, and each layer's fate."""
+
+    command: str
+    action: str  # "push" or "pull"
+    repository: str
+    tag: str
+    digest: str
+    header: str = ""
+    layers: dict[str, str] = field(default_factory=dict)  # short layer id -> the engine's last status
+    outcome: str = ""  # pull: "Status: Downloaded newer image for ..."
+    image_id: str = ""
+
+    @property
+    def short_digest(self) -> str:
+        """`sha256:` and the digest's first 12 hex digits: enough to compare by eye."""
+        return self.digest[:19]
+
+    def __repr__(self) -> str:
+        lines = [self.command, self.header, *(f"{layer}: {status}" for layer, status in self.layers.items())]
+        if self.action == "push":
+            lines.append(f"{self.tag}: digest: {self.digest}")
+        else:
+            lines += [f"Digest: {self.digest}", self.outcome]
+        return "\n".join(line for line in lines if line)

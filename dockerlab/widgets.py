@@ -7,6 +7,7 @@ import ipywidgets as widgets
 from IPython.display import display
 
 from .build import BuildProgress
+from .registry import TransferProgress
 
 
 class BuildView:
@@ -39,3 +40,53 @@ class BuildView:
         if not failed:
             cached = sum(step.cached for step in progress.steps)
             self.step.value = f"Done: {len(progress.steps)} steps, {cached} from the build cache."
+
+
+class _Panel(widgets.VBox):
+    """A VBox whose plain-text form (what a saved notebook keeps besides the widget) is one stable line."""
+
+    def __init__(self, children: list, text: str) -> None:
+        super().__init__(children)
+        self._text = text
+
+    def __repr__(self) -> str:
+        return self._text
+
+
+class TransferView:
+    """Live push or pull progress: one bar per layer, filled by bytes moved, labelled with its status."""
+
+    def __init__(self, action: str, ref: str) -> None:
+        self.title = widgets.HTML(value=f"<b>{html.escape(f'docker {action} {ref}')}</b>")
+        self.status = widgets.HTML(value="")
+        self.rows = widgets.VBox([])
+        self.box = _Panel([self.title, self.rows, self.status], f"(progress of docker {action}, one bar per layer)")
+        self.box.add_class("dockerlab-transfer")
+        self._bars: dict[str, tuple[widgets.IntProgress, widgets.Label]] = {}
+        display(self.box)
+
+    def update(self, progress: TransferProgress) -> None:
+        if progress.header:
+            self.status.value = html.escape(progress.header)
+        for layer in progress.layers.values():
+            if layer.id not in self._bars:
+                bar = widgets.IntProgress(value=0, min=0, max=1, description=layer.id,
+                                          style={"description_width": "initial"})
+                label = widgets.Label()
+                self._bars[layer.id] = (bar, label)
+                self.rows.children = [*self.rows.children, widgets.HBox([bar, label])]
+            bar, label = self._bars[layer.id]
+            if layer.done:
+                bar.max, bar.value, bar.bar_style = 1, 1, "success"
+            elif layer.total:
+                bar.max, bar.value = max(layer.total, layer.current), layer.current
+            label.value = layer.status
+
+    def finish(self, progress: TransferProgress | None, failed: bool) -> None:
+        for bar, _ in self._bars.values():
+            if failed and bar.bar_style != "success":
+                bar.bar_style = "danger"
+        if failed:
+            self.status.value = "<b>Failed</b>: nothing was reported as done."
+        elif progress is not None:
+            self.status.value = html.escape(f"Done: {progress.digest[:19]}…")
