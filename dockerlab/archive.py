@@ -22,7 +22,7 @@ from typing import BinaryIO, Callable, Iterator
 
 import zstandard
 
-from .errors import DockerlabError, ImageNotFound
+from .errors import ArchiveError, DockerlabError, ImageNotFound
 from .layers import Entry, LayerFiles, normalize_path
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -34,10 +34,6 @@ KINDS = {tarfile.REGTYPE: "file", tarfile.AREGTYPE: "file", tarfile.CONTTYPE: "f
          tarfile.SYMTYPE: "symlink", tarfile.LNKTYPE: "hardlink"}
 
 Progress = Callable[[str, int], None]  # (what is being read, bytes read so far)
-
-
-class ArchiveError(DockerlabError):
-    """An archive that is not a `docker save` or OCI image archive, or is cut short."""
 
 
 # --- a cache of layer summaries, by diff_id -----------------------------------------------------------

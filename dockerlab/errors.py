@@ -50,3 +50,11 @@ class RunFailed(DockerlabError):
 
 class Interrupted(DockerlabError):
     """The learner pressed Ctrl-C (interrupted the kernel); what was started has been removed."""
+
+
+class ArchiveError(DockerlabError):
+    """An archive that is not a `docker save` or OCI image archive, or is damaged or cut short."""
+
+
+class DiagramUnavailable(DockerlabError):
+    """Graphviz's `dot` is missing or failed: the text form is shown instead."""

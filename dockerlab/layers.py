@@ -263,6 +263,7 @@ class ContainerLayer:
     image: str
     changes: list[tuple[str, str]]  # (absolute path as `docker diff` shows it, kind "A", "C" or "D")
     size_rw: int | None
+    image_id: str = ""
 
     def count(self, kind: str) -> int:
         return sum(k == kind for _, k in self.changes)
@@ -294,6 +295,8 @@ class ImageLayers:
     steps: list[Step]
     layers: list[Layer]
     base_image: str | None = None
+    base_steps: int = 0  # how many steps, from the bottom, came from the base image
+    id: str = ""  # the image id, where known (to stack containers on it)
     containers: list[ContainerLayer] = field(default_factory=list)
 
     @property
@@ -406,6 +409,8 @@ def build_image_layers(
     layer_files: Sequence[LayerFiles | None] | None = None,
     engine_history: bool = False,
     build_steps: Sequence | None = None,
+    base_history_length: int | None = None,
+    image_id: str = "",
 ) -> ImageLayers:
     """The model of one image.
 
@@ -439,7 +444,24 @@ def build_image_layers(
         layers.append(Layer(index, diff_id, step, size, is_base))
     if layer_files is not None:
         read_files(layers, layer_files)
-    return ImageLayers(image, steps, layers, base_image)
+    return ImageLayers(image, steps, layers, base_image, base_steps(steps, layers, base_history_length), image_id)
+
+
+def base_steps(steps: list[Step], layers: list[Layer], base_history_length: int | None) -> int:
+    """How many steps from the bottom are the base image's: its history length when known, else up to its
+    last layer and the kit's `LABEL dockerlab.kit=...` step that closes the kit's base image."""
+    base_layers = [layer for layer in layers if layer.base]
+    if not base_layers:
+        return 0
+    if base_history_length is not None:
+        return min(base_history_length, len(steps))
+    end = (base_layers[-1].step or 0) + 1
+    for index in range(end, len(steps)):
+        if not steps[index].empty:
+            break
+        if steps[index].instruction.startswith("LABEL dockerlab.kit="):
+            return index + 1
+    return end
 
 
 def read_files(layers: list[Layer], layer_files: Sequence[LayerFiles | None]) -> None:

@@ -5,6 +5,7 @@ import gzip
 import json
 import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -187,3 +188,62 @@ def test_cache_hits_come_from_the_kit_build(engine, session, tricky, tmp_path):
     assert all(step.cached for step in own[:-1])  # every step came from the cache...
     assert [step.cached for step in model.steps[:4]] == [False] * 4  # ...the base image's were not built here
     assert model.steps[-1].kit_label
+
+
+# --- the CLI ------------------------------------------------------------------------------------------
+
+def dockerlab(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dockerlab.cli", *args], capture_output=True, text=True)
+
+
+def test_cli_layers_json_with_files_matches_every_archive_layout(tricky):
+    done = dockerlab("layers", tricky["tag"], "--files", "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert set(data) == {"image", "steps", "layers", "reclaimable_bytes"} and data["image"] == tricky["tag"]
+    assert set(data["steps"][0]) == {"created_by", "empty", "layer", "cached"}
+    assert set(data["layers"][0]) == {"diff_id", "created_by", "size", "added", "modified", "deleted", "base", "files"}
+    assert set(data["layers"][1]["files"][0]) == {"path", "change", "size"}
+    assert [layer["added"] for layer in data["layers"]][3] == 5000
+    assert [s["empty"] for s in data["steps"]] == [False, True, True, True, False, True, False, False, True,
+                                                   False, False, False, True, True]
+    for layout in ("docker save (Engine <=24)", "docker save (Engine 25+)", "OCI gzip", "OCI zstd"):
+        archived = dockerlab("layers", "--archive", str(tricky["archives"][layout]), "--json")
+        assert archived.returncode == 0, archived.stderr
+        other = json.loads(archived.stdout)
+        assert other["reclaimable_bytes"] == data["reclaimable_bytes"], layout
+        assert [[f["path"], f["change"], f["size"]] for layer in other["layers"] for f in layer["files"]] == \
+            [[f["path"], f["change"], f["size"]] for layer in data["layers"] for f in layer["files"]], layout
+        assert [(l["size"], l["added"], l["modified"], l["deleted"], l["base"]) for l in other["layers"]] == \
+            [(l["size"], l["added"], l["modified"], l["deleted"], l["base"]) for l in data["layers"]], layout
+
+
+def test_cli_layers_without_files_has_null_counts_and_the_same_steps(tricky):
+    quick = json.loads(dockerlab("layers", tricky["tag"], "--json").stdout)
+    full = json.loads(dockerlab("layers", tricky["tag"], "--files", "--json").stdout)
+    assert all(layer["added"] is None and "files" not in layer for layer in quick["layers"])
+    assert quick["reclaimable_bytes"] is None
+    assert [(s["empty"], s["layer"]) for s in quick["steps"]] == [(s["empty"], s["layer"]) for s in full["steps"]]
+
+
+def test_cli_layers_refuses_what_it_cannot_read_in_one_sentence(tmp_path):
+    (tmp_path / "junk.tar").write_bytes(b"not a tar at all" * 100)
+    for args in (["--archive", str(tmp_path / "junk.tar")], ["--archive", str(tmp_path / "absent.tar")],
+                 ["dockerlab-test-no-such-image:1"]):
+        done = dockerlab("layers", *args)
+        assert done.returncode == 1 and done.stderr.startswith("dockerlab: ") and "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_cli_diff_shows_the_writable_layer(engine, session, tricky):
+    from dockerlab.containers import run_container
+
+    result = run_container(session, tricky["tag"], ["sh", "-c", "echo hi > /data/new.txt && rm /data/link && echo x >> /dup.txt"],
+                           name=f"dockerlab-test-diff-{session.id.split('-')[2].split('@')[0]}")
+    done = dockerlab("diff", result.container.name, "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["container"] == result.container.name and data["image"] == tricky["tag"]
+    changes = {c["path"]: c["kind"] for c in data["changes"]}
+    assert changes["/data/new.txt"] == "A" and changes["/data/link"] == "D" and changes["/dup.txt"] == "C"
+    assert data["size_rw"] == len("hi\n") + len("same\nx\n")
