@@ -136,7 +136,10 @@ def dot_source(images: list[ImageLayers]) -> str:
 
 
 def stack_text(images: list[ImageLayers]) -> str:
-    """The stable text form: each image top first, like `docker history`, base image steps on one line."""
+    """The stable text form: each image top first, like `docker history`, base image steps on one line.
+
+    Cache hits are left out: whether a step came from the cache depends on what was built before.
+    """
     blocks = []
     for image in images:
         rows: list[tuple[str, str]] = []
@@ -145,7 +148,8 @@ def stack_text(images: list[ImageLayers]) -> str:
             rows.append((f"[container {container.name}]",
                          f"writable layer: A {container.count('A')} · C {container.count('C')} · "
                          f"D {container.count('D')} · {size}"))
-        for index in range(len(image.steps) - 1, image.base_steps - 1, -1):
+        collapse = image.base_steps if image.base_steps < len(image.steps) else 0  # the base image itself: all
+        for index in range(len(image.steps) - 1, collapse - 1, -1):
             step = image.steps[index]
             if step.layer is None:
                 rows.append((step.text, "metadata only"))
@@ -153,10 +157,9 @@ def stack_text(images: list[ImageLayers]) -> str:
             layer = image.layers[step.layer]
             details = [f"layer {layer.index + 1}", human_size(layer.size)]
             details += [counts(layer)] if counts(layer) else []
-            details += ["cached"] if step.cached else []
             details += ["not exported"] if not layer.exported else []
             rows.append((shorten(step.text), " · ".join(details)))
-        if image.base_steps:
+        if collapse:
             base_layers = [layer for layer in image.layers if layer.base]
             size = sum(layer.size or 0 for layer in base_layers)
             rows.append((f"(base image {image.base_image or ''})".replace(" )", ")"),
