@@ -166,8 +166,14 @@ def stack_text(images: list[ImageLayers]) -> str:
                          f"{len(base_layers)} layer(s) · {human_size(size)} · "
                          f"{image.base_steps - len(base_layers)} metadata step(s)"))
         width = max((len(left) for left, _ in rows), default=0)
-        own = [layer for layer in image.layers if not layer.base]
-        head = f"{image.image}: {len(image.layers)} layer(s), {len(own)} of them its own, {human_size(image.size)}"
+        base_count = sum(layer.base for layer in image.layers)
+        if collapse:
+            origin = f" ({base_count} from the base image)"
+        elif image.base_steps:
+            origin = " (it is the base image)"
+        else:
+            origin = ""
+        head = f"{image.image}: {len(image.layers)} layer(s){origin}, {human_size(image.size)}"
         if image.reclaimable_bytes is not None:
             head += f"; {human_size(image.reclaimable_bytes)} reclaimable ({human_size(image.reclaimable_own)} in its own layers)"
         blocks.append("\n".join([f"$ docker history {image.image}", head] +

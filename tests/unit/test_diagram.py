@@ -65,7 +65,7 @@ def test_text_form_is_stable_and_tells_the_stack_top_first():
     text = Diagram([model]).text
     assert text == "\n".join([
         "$ docker history a",
-        "a: 2 layer(s), 1 of them its own, 1.0 kB; 0 B reclaimable (0 B in its own layers)",
+        "a: 2 layer(s) (1 from the base image), 1.0 kB; 0 B reclaimable (0 B in its own layers)",
         "  LABEL dockerlab.session=… (the kit's label)   metadata only",
         "  RUN echo a                                    layer 2 · 12 B · +1 ~0 -0",
         "  (base image dockerlab/busybox)                1 layer(s) · 1.0 kB · 2 metadata step(s)",
@@ -83,3 +83,21 @@ def test_notebook_gets_svg_and_stable_text_and_a_sentence_without_dot(monkeypatc
     first, rest = bundle["text/plain"].split("\n", 1)
     assert "`dot`" in first and "apt-get install graphviz" in first and rest == diagram.text
     assert " at 0x" not in repr(diagram)
+
+
+def test_layer_explorer_lists_a_layers_files_by_size_with_whiteouts_on_a_toggle():
+    from dockerlab.widgets import LayerExplorer
+
+    files = [LayerFiles([Entry("app/a", "file", 5), Entry("app/big", "file", 500), Entry("old", "file", 1)]),
+             LayerFiles([Entry(".wh.old", "file"), Entry("app/a", "file", 7)])]
+    model = build_image_layers("t", ["sha256:a", "sha256:b"], [{}, {}], layer_files=files)
+    explorer = LayerExplorer(model)
+    assert explorer.picker.value == 1  # the top layer first
+    assert explorer.rows() == [("modified", "app/a", 7), ("deleted", "old", 1)]
+    explorer.raw.value = True
+    assert explorer.rows()[0] == ("whiteout", ".wh.old", None) and ".wh.old" in explorer.table.value
+    explorer.picker.value, explorer.raw.value = 0, False
+    assert [row[1] for row in explorer.rows()] == ["app/big", "app/a", "old"]
+    explorer.sort.value = "path"
+    assert [row[1] for row in explorer.rows()] == ["app/a", "app/big", "old"]
+    assert "6 B of it hidden by later layers" in explorer.summary.value
