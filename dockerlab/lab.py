@@ -171,7 +171,7 @@ def load_container_layer(engine: Engine, name: str) -> ContainerLayer:
         raise ContainerNotFound(f"There is no container '{name}'; `lab.ps(all=True)` lists this notebook's containers.") from None
     except docker.errors.APIError as error:
         raise DockerlabError(f"The engine could not list the changes of container '{name}': {error.explanation or error}.") from None
-    size_rw = listed[0].get("SizeRw") if listed else None
+    size_rw = listed[0].get("SizeRw", 0) if listed else None  # the engine leaves out a zero SizeRw
     layer = ContainerLayer.from_engine(attrs["Name"].lstrip("/"), attrs["Config"].get("Image", ""), changes, size_rw)
     layer.image_id = attrs["Image"]
     return layer

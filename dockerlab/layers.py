@@ -325,6 +325,15 @@ class ImageLayers:
         sizes = [layer.size for layer in self.layers]
         return None if None in sizes else sum(sizes)
 
+    def files(self, layer: int):
+        """A table of what layer number `layer` (1 = bottom) added, modified and deleted, largest first."""
+        from .results import Table
+
+        chosen = self.layers[layer - 1]
+        rows = sorted(chosen.changes or [], key=lambda c: (-c.size, c.path))
+        return Table(f"$ dockerlab layers {self.image} --files    # layer {layer}", ["CHANGE", "SIZE", "PATH"],
+                     [[c.change, human_size(c.size), "/" + c.path] for c in rows])
+
     def step_of(self, layer: Layer) -> Step | None:
         return None if layer.step is None else self.steps[layer.step]
 
