@@ -1,4 +1,4 @@
-"""The `dockerlab` command: doctor, clean, lab, registry. Errors are one sentence on stderr, never a traceback."""
+"""The `dockerlab` command: doctor, clean, lab, registry, layers, diff. Errors are one sentence, never a traceback."""
 from __future__ import annotations
 
 import argparse
@@ -78,6 +78,98 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return 0  # not reached: exec replaces this process
 
 
+class ReadProgress:
+    """`reading IMAGE: 120.0 MB` on stderr, rewritten in place, only when stderr is a terminal."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.shown = 0
+        self.enabled = sys.stderr.isatty()
+
+    def __call__(self, _path: str, total: int) -> None:
+        if self.enabled and total - self.shown >= 8 << 20:
+            from .layers import human_size
+
+            self.shown = total
+            print(f"\rreading {self.what}: {human_size(total)}", end="", file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if self.enabled and self.shown:
+            print("\r\x1b[K", end="", file=sys.stderr, flush=True)
+
+
+def cmd_layers(args: argparse.Namespace) -> int:
+    from .layers import dumps, human_size
+
+    if args.archive:
+        model = archive_model(args.archive)
+        files = True
+    elif args.image:
+        from .engine import connect_engine
+        from .lab import load_image_layers
+
+        progress = ReadProgress(args.image)
+        try:
+            model = load_image_layers(connect_engine(), args.image, args.files, on_progress=progress)
+        finally:
+            progress.done()
+        files = args.files
+    else:
+        raise DockerlabError("Name an image (`dockerlab layers IMAGE`) or an archive (`dockerlab layers --archive FILE`).")
+    if args.json:
+        print(dumps(model, files=files))
+        return 0
+    print(model)
+    if files:
+        for layer in model.layers:
+            if not layer.changes or layer.base:
+                continue  # the base image's files are many and the same in every lesson image
+            step = model.step_of(layer)
+            print(f"\nlayer {layer.index + 1}: {step.text if step else '?'}")
+            for change in layer.changes:
+                print(f"  {change.change[0].upper()} {human_size(change.size):>9}  {change.path}")
+    return 0
+
+
+def archive_model(path: str):
+    """The model of the image in a `docker save` / OCI archive file (base layers matched if an engine answers)."""
+    from .archive import read_archive
+    from .layers import build_image_layers
+
+    try:
+        stream = open(path, "rb")
+    except OSError as error:
+        raise DockerlabError(f"Could not open the archive '{path}' ({error.strerror}); give a file made by "
+                             "`docker save IMAGE -o FILE` or `skopeo copy ... oci-archive:FILE`.") from None
+    progress = ReadProgress(path)
+    with stream:
+        try:
+            image = read_archive(stream, on_progress=lambda member, _: progress(member, stream.tell()))
+        finally:
+            progress.done()
+    base_ids, base_length = [], None
+    try:
+        from .engine import connect_engine
+        from .lab import base_image_layers
+
+        base_ids, base_length = base_image_layers(connect_engine(timeout=5))
+    except DockerlabError:
+        pass  # no engine: no layer is known to be the base image's
+    return build_image_layers(image.name or Path(path).name, image.diff_ids, image.history, layer_files=image.layers,
+                              base_diff_ids=base_ids, base_image="dockerlab/busybox", base_history_length=base_length)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    import json
+
+    from .engine import connect_engine
+    from .lab import load_container_layer
+
+    layer = load_container_layer(connect_engine(), args.container)
+    print(json.dumps(layer.to_json(), indent=2) if args.json else layer)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dockerlab", description="Learn Docker images and containers for real.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -104,6 +196,17 @@ def build_parser() -> argparse.ArgumentParser:
     registry.add_argument("--password", help="that user's password (stored only as a bcrypt hash)")
     registry.add_argument("--storage", help="a folder or a name whose images survive restarts (default: temporary)")
     registry.set_defaults(func=cmd_registry)
+    layers = commands.add_parser("layers", help="show an image's layers (and the files each one changes)")
+    layers.add_argument("image", nargs="?", help="an image on the engine")
+    layers.add_argument("--archive", metavar="FILE", help="read a `docker save` or OCI archive instead (files always read)")
+    layers.add_argument("--files", action="store_true", help="read the files each layer adds, modifies and deletes")
+    layers.add_argument("--json", action="store_true", help="print JSON")
+    layers.set_defaults(func=cmd_layers)
+
+    diff = commands.add_parser("diff", help="show a container's writable layer (like `docker diff`)")
+    diff.add_argument("container")
+    diff.add_argument("--json", action="store_true", help="print JSON")
+    diff.set_defaults(func=cmd_diff)
     return parser
 
 

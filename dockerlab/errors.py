@@ -70,3 +70,9 @@ class LoginFailed(DockerlabError):
 
 class TransferFailed(DockerlabError):
     """A push or pull did not finish: nothing is reported as pushed or pulled."""
+class ArchiveError(DockerlabError):
+    """An archive that is not a `docker save` or OCI image archive, or is damaged or cut short."""
+
+
+class DiagramUnavailable(DockerlabError):
+    """Graphviz's `dot` is missing or failed: the text form is shown instead."""

@@ -3,16 +3,19 @@ from __future__ import annotations
 
 import atexit
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
 import docker
 
 from . import notebook
-from .build import BuildProgress, ensure_base_image, stream_build
+from .build import BASE_IMAGE, BuildProgress, BuildStep, ensure_base_image, stream_build
 from .containers import Container, RunResult, inspect_container, run_container
 from .engine import Engine, connect_engine
-from .errors import BuildFailed, DockerlabError, ImageNotFound, Interrupted, NameTaken, TransferFailed
+from .errors import (BuildFailed, ContainerNotFound, DockerlabError, ImageNotFound, Interrupted, NameTaken,
+                     TransferFailed)
+from .layers import ContainerLayer, ImageLayers, build_image_layers
 from .references import DOCKER_HUB, Reference, parse_reference, registry_address
 from .registry import Registry, TransferProgress, check_login, start_registry, sweep_stale_registries, transfer
 from .results import BuildResult, Output, Table, TransferResult, docker_command
@@ -29,6 +32,7 @@ class Lab:
         self._made_refs: dict[str, str] = {}  # image names this session tagged or pulled -> their image id
         self._registries: list[Registry] = []
         self._stops_registries_at_exit = False
+        self._built: dict[str, list[BuildStep]] = {}  # image id -> the build's steps (cache hits)
 
     @property
     def client(self) -> docker.DockerClient:
@@ -61,6 +65,7 @@ class Lab:
             raise
         if view:
             view.finish(progress, failed=False)
+        self._built[progress.image_id] = progress.steps
         flags = ["-f", dockerfile] if dockerfile != "Dockerfile" else []
         command = docker_command("build", *(["-t", tag] if tag else []), *flags, str(path))
         return BuildResult(tag, progress.image_id, progress.steps, command)
@@ -106,6 +111,27 @@ class Lab:
             self.session.claim_container_name(name)  # raises NameTaken: not ours
         self.engine.api.remove_container(container.id, force=True, v=True)
         return docker_command("rm", "-f", name)
+
+    def layers(self, image: str, files: bool = False) -> ImageLayers:
+        """`docker history IMAGE` as a model; with `files`, what each layer adds, modifies and deletes."""
+        return load_image_layers(self.engine, image, files, self._built)
+
+    def diff(self, container: str) -> ContainerLayer:
+        """`docker diff CONTAINER`: its writable layer (A added, C changed, D deleted) and its size."""
+        return load_container_layer(self.engine, container)
+
+    def diagram(self, *images: str | ImageLayers, containers: Sequence[str] = (), files: bool = False):
+        """A picture of the images' layer stacks (as one tree), with `containers` dashed on top."""
+        from .diagram import Diagram
+
+        return Diagram(stack_models(self.engine, images, containers, files, self._built))
+
+    def explore(self, image: str | ImageLayers):
+        """A layer explorer: pick a layer, see the files it added, modified and deleted."""
+        from .widgets import LayerExplorer
+
+        model = image if isinstance(image, ImageLayers) else self.layers(image, files=True)
+        return LayerExplorer(model)
 
     def clean(self) -> dict[str, int]:
         """Remove every container, network, volume, image and image name this session created, forget its
@@ -265,6 +291,64 @@ class Lab:
 def _ref_key(reference: Reference) -> str:
     """How the engine names a tag or digest reference (`ubuntu:latest`, `127.0.0.1:5000/x/y@sha256:...`)."""
     return f"{reference.repository}@{reference.digest}" if reference.digest else f"{reference.repository}:{reference.tag}"
+def load_image_layers(engine: Engine, image: str, files: bool = False,
+                      built: dict[str, list[BuildStep]] | None = None, on_progress=None) -> ImageLayers:
+    """The model of an image on the engine: history and layers; with `files`, read from `docker save`."""
+    from .archive import inspect_image, read_engine_image
+
+    attrs = inspect_image(engine, image)
+    base_ids, base_length = base_image_layers(engine, attrs)
+    common = dict(base_diff_ids=base_ids, base_image=BASE_IMAGE.removesuffix(":latest"),
+                  build_steps=(built or {}).get(attrs["Id"]), base_history_length=base_length, image_id=attrs["Id"])
+    diff_ids = attrs.get("RootFS", {}).get("Layers") or []
+    if files:
+        archive = read_engine_image(engine, image, on_progress=on_progress)
+        return build_image_layers(image, archive.diff_ids, archive.history, layer_files=archive.layers, **common)
+    history = list(reversed(engine.api.history(attrs["Id"])))
+    return build_image_layers(image, diff_ids, history, engine_history=True, **common)
+
+
+def base_image_layers(engine: Engine, attrs: dict | None = None) -> tuple[list[str], int | None]:
+    """The kit's base image's diff_ids and history length ([] and None when it is not there)."""
+    try:
+        base = engine.api.inspect_image(BASE_IMAGE)
+    except docker.errors.APIError:
+        return [], None
+    if attrs is not None and attrs["Id"] == base["Id"]:
+        return base["RootFS"]["Layers"], None
+    return base["RootFS"]["Layers"], len(engine.api.history(base["Id"]))
+
+
+def load_container_layer(engine: Engine, name: str) -> ContainerLayer:
+    """A container's writable layer from the engine's changes API, with its `SizeRw`."""
+    try:
+        attrs = engine.api.inspect_container(name)
+        changes = engine.api.diff(attrs["Id"])
+        listed = engine.api.containers(all=True, size=True, filters={"id": attrs["Id"]})
+    except docker.errors.NotFound:
+        raise ContainerNotFound(f"There is no container '{name}'; `lab.ps(all=True)` lists this notebook's containers.") from None
+    except docker.errors.APIError as error:
+        raise DockerlabError(f"The engine could not list the changes of container '{name}': {error.explanation or error}.") from None
+    size_rw = listed[0].get("SizeRw", 0) if listed else None  # the engine leaves out a zero SizeRw
+    layer = ContainerLayer.from_engine(attrs["Name"].lstrip("/"), attrs["Config"].get("Image", ""), changes, size_rw)
+    layer.image_id = attrs["Image"]
+    return layer
+
+
+def stack_models(engine: Engine, images, containers: Sequence[str] = (), files: bool = False,
+                 built: dict[str, list[BuildStep]] | None = None) -> list[ImageLayers]:
+    """Models of `images` (names or models) with each container stacked on the image it came from."""
+    models = [replace(item, containers=list(item.containers)) if isinstance(item, ImageLayers)
+              else load_image_layers(engine, item, files, built) for item in images]
+    for name in containers:
+        layer = load_container_layer(engine, name)
+        owner = next((model for model in models if model.id == layer.image_id), None)
+        if owner is None:
+            owner = load_image_layers(engine, layer.image_id, files, built)
+            owner.image = layer.image
+            models.append(owner)
+        owner.containers.append(layer)
+    return models
 
 
 _lab: Lab | None = None

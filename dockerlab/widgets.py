@@ -90,3 +90,75 @@ class TransferView:
             self.status.value = "<b>Failed</b>: nothing was reported as done."
         elif progress is not None:
             self.status.value = html.escape(f"Done: {progress.digest[:19]}…")
+class LayerExplorer:
+    """Pick a layer, see the files it added, modified and deleted, sorted by size or path.
+
+    A toggle shows the layer tar's raw whiteout entries (`.wh.NAME`, `.wh..wh..opq`), which is how a
+    layer records a deletion.
+    """
+
+    ROWS = 200
+
+    def __init__(self, model) -> None:
+        self.model = model
+        options = []
+        for layer in reversed(model.layers):
+            step = model.step_of(layer)
+            origin = " (base image)" if layer.base else ""
+            options.append((f"layer {layer.index + 1}{origin}: {step.text if step else '?'}"[:90], layer.index))
+        self.picker = widgets.Dropdown(options=options, description="Layer", layout={"width": "95%"})
+        self.sort = widgets.ToggleButtons(options=[("largest first", "size"), ("by path", "path")], value="size",
+                                          description="Sort")
+        self.raw = widgets.Checkbox(value=False, description="show raw whiteout entries")
+        self.summary = widgets.HTML()
+        self.table = widgets.HTML(layout={"max_height": "24em", "overflow": "auto"})
+        for control in (self.picker, self.sort, self.raw):
+            control.observe(lambda _change: self.render(), names="value")
+        self.box = widgets.VBox([self.picker, widgets.HBox([self.sort, self.raw]), self.summary, self.table])
+        self.box.add_class("dockerlab-layers")
+        self.render()
+
+    @property
+    def layer(self):
+        return self.model.layers[self.picker.value]
+
+    def rows(self) -> list[tuple[str, str, int | None]]:
+        """(change, path, size) of the picked layer, sorted as asked; whiteouts as "whiteout" rows."""
+        layer = self.layer
+        rows = [(c.change, c.path, c.size) for c in layer.changes or []]
+        if self.sort.value == "size":
+            rows.sort(key=lambda row: (-(row[2] or 0), row[1]))
+        else:
+            rows.sort(key=lambda row: row[1])
+        if self.raw.value:
+            rows = [("whiteout", path, None) for path in layer.whiteouts or []] + rows
+        return rows
+
+    def render(self) -> None:
+        from .layers import human_size
+
+        layer = self.layer
+        if layer.changes is None:
+            self.summary.value = "<i>This layer's files were not read (or the layer was not exported).</i>"
+            self.table.value = ""
+            return
+        self.summary.value = (
+            f"<b>{layer.count('added')}</b> added, <b>{layer.count('modified')}</b> modified, "
+            f"<b>{layer.count('deleted')}</b> deleted · {human_size(layer.size)} in this layer, "
+            f"{human_size(layer.reclaimable_bytes)} of it hidden by later layers")
+        rows = self.rows()
+        colours = {"added": "#2e7d32", "modified": "#b26a00", "deleted": "#c62828", "whiteout": "#6a1b9a"}
+        cells = "".join(
+            f'<tr><td style="color:{colours[change]}">{change}</td><td style="text-align:right">'
+            f'{"" if size is None else human_size(size)}</td><td><code>{html.escape(path)}</code></td></tr>'
+            for change, path, size in rows[:self.ROWS])
+        more = f"<p>… and {len(rows) - self.ROWS} more.</p>" if len(rows) > self.ROWS else ""
+        self.table.value = f"<table><tr><th>change</th><th>size</th><th>path</th></tr>{cells}</table>{more}"
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        bundle = self.box._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = repr(self)  # stable: the widget's own repr carries a model id
+        return bundle
+
+    def __repr__(self) -> str:
+        return f"Layer explorer for {self.model.image} ({len(self.model.layers)} layers)"

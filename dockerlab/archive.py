@@ -1,0 +1,373 @@
+"""Reading images as streams: `docker save` output (Engine <=24 and 25+ layouts) and OCI archives.
+
+One pass over the archive, headers only: layer tars are read entry by entry (their file contents are
+skipped, never extracted, never held in memory), gzip and zstd layers are decompressed on the fly.
+Members may come in any order (Engine <=24 puts `manifest.json` last, after the layers), so layers are
+summarised under their archive path and matched to diff_ids at the end. Duplicate layers reached
+through symlinks or hard links are followed; a layer whose blob is missing is reported as not
+exported. Summaries are cached by diff_id, so a second look at an image costs only its new layers.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import posixpath
+import tarfile
+import threading
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import BinaryIO, Callable, Iterator
+
+import zstandard
+
+from .errors import ArchiveError, DockerlabError, ImageNotFound
+from .layers import Entry, LayerFiles, normalize_path
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+BUFFER = 1 << 20
+JSON_LIMIT = 64 << 20  # configs, manifests and indexes are small; anything bigger is not one
+INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
+KINDS = {tarfile.REGTYPE: "file", tarfile.AREGTYPE: "file", tarfile.CONTTYPE: "file", tarfile.DIRTYPE: "dir",
+         tarfile.SYMTYPE: "symlink", tarfile.LNKTYPE: "hardlink"}
+
+Progress = Callable[[str, int], None]  # (what is being read, bytes read so far)
+
+
+# --- a cache of layer summaries, by diff_id -----------------------------------------------------------
+
+class LayerCache:
+    """The last layers read, by diff_id (and by blob digest for compressed blobs); least recent dropped."""
+
+    def __init__(self, max_entries: int = 2_000_000) -> None:
+        self.max_entries = max_entries
+        self._layers: OrderedDict[str, LayerFiles] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> LayerFiles | None:
+        with self._lock:
+            found = self._layers.get(key)
+            if found is not None:
+                self._layers.move_to_end(key)
+            return found
+
+    def put(self, key: str, files: LayerFiles) -> None:
+        with self._lock:
+            self._layers[key] = files
+            self._layers.move_to_end(key)
+            seen: set[int] = set()
+            total = 0
+            for value in reversed(self._layers.values()):
+                if id(value) not in seen:
+                    seen.add(id(value))
+                    total += len(value.entries)
+            while total > self.max_entries and len(self._layers) > 1:
+                _, dropped = self._layers.popitem(last=False)
+                if all(value is not dropped for value in self._layers.values()):
+                    total -= len(dropped.entries)
+
+    def __contains__(self, key: str) -> bool:
+        return self.get(key) is not None
+
+
+CACHE = LayerCache()
+
+
+# --- streams --------------------------------------------------------------------------------------------
+
+class ChunkReader(io.RawIOBase):
+    """A file-like reader over an iterator of byte chunks (the engine's `docker save` stream)."""
+
+    def __init__(self, chunks: Iterator[bytes], on_read: Callable[[int], None] | None = None) -> None:
+        self._chunks = iter(chunks)
+        self._pending = b""
+        self._on_read = on_read
+        self.total = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._pending:
+            try:
+                self._pending = next(self._chunks)
+            except StopIteration:
+                return 0
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        self.total += size
+        if self._on_read:
+            self._on_read(self.total)
+        return size
+
+
+class PrefixedReader(io.RawIOBase):
+    """`head` followed by the rest of `stream`: lets us sniff a member's first bytes without seeking."""
+
+    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+        self._head = head
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._head:
+            size = min(len(buffer), len(self._head))
+            buffer[:size] = self._head[:size]
+            self._head = self._head[size:]
+            return size
+        data = self._stream.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+def sniff(head: bytes) -> str | None:
+    """What a blob is, from its first bytes: "gzip", "zstd", "none" (a plain tar), "json" or None."""
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(ZSTD_MAGIC):
+        return "zstd"
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        return "none"
+    if head.lstrip()[:1] in (b"{", b"["):
+        return "json"
+    if len(head) >= 512 and not any(head[:512]):
+        return "none"  # an empty tar: nothing but zero blocks
+    return None
+
+
+def layer_entries(stream: BinaryIO, compression: str) -> LayerFiles:
+    """Every header of one layer tar, read as a stream (file contents skipped)."""
+    if compression == "gzip":
+        stream = gzip.GzipFile(fileobj=stream, mode="rb")
+    elif compression == "zstd":
+        stream = zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True, closefd=False)
+    files = LayerFiles(compression=compression)
+    append = files.entries.append
+    try:
+        with tarfile.open(fileobj=stream, mode="r|", bufsize=BUFFER, errors="surrogateescape") as tar:
+            for member in tar:
+                kind = KINDS.get(member.type, "other")
+                link = member.linkname if kind in ("symlink", "hardlink") else ""
+                append(Entry(normalize_path(member.name), kind, member.size if kind == "file" else 0, link))
+                tar.members.clear()  # a stream needs no index; keep memory flat
+    except (tarfile.TarError, EOFError, OSError, zstandard.ZstdError) as error:
+        raise ArchiveError(f"A layer of the archive could not be read ({error}); the archive is damaged or cut short.") from None
+    return files
+
+
+# --- one pass over an archive ---------------------------------------------------------------------------
+
+@dataclass
+class ArchiveImage:
+    """One image found in an archive: its config, and one `LayerFiles` per diff_id (None: not exported)."""
+
+    name: str | None
+    layout: str  # "docker save (Engine <=24)", "docker save (Engine 25+)" or "OCI"
+    config: dict
+    layers: list[LayerFiles | None]
+    layer_paths: list[str] = field(default_factory=list)
+
+    @property
+    def diff_ids(self) -> list[str]:
+        return list(self.config.get("rootfs", {}).get("diff_ids", []))
+
+    @property
+    def history(self) -> list[dict]:
+        return list(self.config.get("history", []))
+
+
+@dataclass
+class _Members:
+    json: dict[str, object] = field(default_factory=dict)  # path -> parsed JSON
+    layers: dict[str, LayerFiles] = field(default_factory=dict)  # path -> summary
+    links: dict[str, str] = field(default_factory=dict)  # path -> path it points to
+    skipped: set[str] = field(default_factory=set)  # blobs not read because the cache has them
+    names: set[str] = field(default_factory=set)
+
+    def resolve(self, path: str) -> str:
+        for _ in range(40):
+            if path not in self.links:
+                return path
+            path = self.links[path]
+        return path
+
+
+def blob_digest(path: str) -> str | None:
+    """`blobs/sha256/HEX` -> `sha256:HEX`."""
+    parts = path.split("/")
+    if len(parts) == 3 and parts[0] == "blobs":
+        return f"{parts[1]}:{parts[2]}"
+    return None
+
+
+def scan(stream: BinaryIO, cache: LayerCache | None = CACHE, on_progress: Progress | None = None) -> _Members:
+    """Read every member header of the outer archive; summarise layer tars, keep the small JSON files."""
+    found = _Members()
+    try:
+        outer = tarfile.open(fileobj=stream, mode="r|*", bufsize=BUFFER)
+    except tarfile.TarError:
+        raise ArchiveError("This is not a tar archive: give the output of `docker save` or an OCI image archive.") from None
+    try:
+        for member in outer:
+            outer.members.clear()
+            path = normalize_path(member.name)
+            found.names.add(path)
+            if member.issym():
+                found.links[path] = posixpath.normpath(posixpath.join(posixpath.dirname(path), member.linkname))
+                continue
+            if member.islnk():
+                found.links[path] = normalize_path(member.linkname)
+                continue
+            if not member.isreg():
+                continue
+            digest = blob_digest(path)
+            if cache is not None and digest and digest in cache:
+                found.skipped.add(path)
+                continue
+            if on_progress:
+                on_progress(path, 0)
+            data = outer.extractfile(member)
+            head = data.read(512)
+            kind = sniff(head)
+            if kind == "json" or path.endswith(".json"):
+                if member.size <= JSON_LIMIT:
+                    try:
+                        found.json[path] = json.loads(head + data.read())
+                    except ValueError:
+                        pass
+            elif kind in ("gzip", "zstd", "none"):
+                found.layers[path] = layer_entries(io.BufferedReader(PrefixedReader(head, data), BUFFER), kind)
+    except (tarfile.TarError, EOFError, zlib.error) as error:
+        raise ArchiveError(f"The archive could not be read to its end ({error}); it is damaged or cut short.") from None
+    return found
+
+
+def read_archive(stream: BinaryIO, want: str | None = None, cache: LayerCache | None = CACHE,
+                 on_progress: Progress | None = None) -> ArchiveImage:
+    """The image in a `docker save` or OCI archive (the one tagged `want`, else the first)."""
+    found = scan(stream, cache, on_progress)
+    if "manifest.json" in found.json:
+        return _from_docker_manifest(found, want, cache)
+    if "index.json" in found.json:
+        return _from_oci_index(found, want, cache)
+    raise ArchiveError("This archive has neither a manifest.json nor an index.json: it is not a `docker save` "
+                       "or OCI image archive (save one with `docker save IMAGE -o FILE`).")
+
+
+def _layer(found: _Members, path: str, diff_id: str, cache: LayerCache | None) -> LayerFiles | None:
+    """The summary of the layer at `path` (following links), from this archive or the cache."""
+    target = found.resolve(path)
+    files = found.layers.get(target)
+    digest = blob_digest(target)
+    if files is None and cache is not None:
+        files = cache.get(diff_id) or (cache.get(digest) if digest else None)
+    if files is not None and cache is not None:
+        cache.put(diff_id, files)
+        if digest and digest != diff_id:
+            cache.put(digest, files)
+    return files
+
+
+def _from_docker_manifest(found: _Members, want: str | None, cache: LayerCache | None) -> ArchiveImage:
+    manifest = found.json["manifest.json"]
+    if not isinstance(manifest, list) or not manifest:
+        raise ArchiveError("The archive's manifest.json lists no image.")
+    entry = next((m for m in manifest if want and _matches(want, m.get("RepoTags") or [])), manifest[0])
+    config = found.json.get(normalize_path(entry.get("Config", "")))
+    if not isinstance(config, dict):
+        raise ArchiveError("The archive's manifest.json names an image config that is not in the archive.")
+    paths = [normalize_path(p) for p in entry.get("Layers", [])]
+    diff_ids = config.get("rootfs", {}).get("diff_ids", [])
+    layers = [_layer(found, path, diff_id, cache) for path, diff_id in zip(paths, diff_ids)]
+    layers += [None] * (len(diff_ids) - len(layers))
+    modern = "oci-layout" in found.names or any(p.startswith("blobs/") for p in paths)
+    layout = "docker save (Engine 25+)" if modern else "docker save (Engine <=24)"
+    tags = entry.get("RepoTags") or []
+    return ArchiveImage(tags[0] if tags else None, layout, config, layers, paths)
+
+
+def _matches(want: str, tags: list[str]) -> bool:
+    return want in tags or f"{want}:latest" in tags
+
+
+def _oci_manifests(found: _Members, index: dict, depth: int = 0) -> Iterator[tuple[dict, dict]]:
+    """(descriptor, image manifest) pairs reachable from an index, nested indexes included."""
+    for descriptor in index.get("manifests", []):
+        blob = found.json.get(found.resolve(_blob_path(descriptor.get("digest", ""))))
+        if not isinstance(blob, dict):
+            continue
+        if (descriptor.get("mediaType") in INDEX_TYPES or blob.get("mediaType") in INDEX_TYPES
+                or ("manifests" in blob and "layers" not in blob)) and depth < 8:
+            for inner, manifest in _oci_manifests(found, blob, depth + 1):
+                yield {**descriptor, **inner, "annotations": {**descriptor.get("annotations", {}),
+                                                               **inner.get("annotations", {})}}, manifest
+        elif "layers" in blob:
+            yield descriptor, blob
+
+
+def _blob_path(digest: str) -> str:
+    algorithm, _, hexdigest = digest.partition(":")
+    return f"blobs/{algorithm}/{hexdigest}"
+
+
+def _from_oci_index(found: _Members, want: str | None, cache: LayerCache | None) -> ArchiveImage:
+    manifests = list(_oci_manifests(found, found.json["index.json"]))
+    if not manifests:
+        raise ArchiveError("The archive's index.json leads to no image manifest that is in the archive.")
+
+    def ref_name(descriptor: dict) -> str | None:
+        return descriptor.get("annotations", {}).get("org.opencontainers.image.ref.name")
+
+    descriptor, manifest = next(((d, m) for d, m in manifests if want and ref_name(d) in (want, want.rpartition(":")[2])),
+                                manifests[0])
+    config = found.json.get(found.resolve(_blob_path(manifest.get("config", {}).get("digest", ""))))
+    if not isinstance(config, dict):
+        raise ArchiveError("The archive's image manifest names a config that is not in the archive.")
+    paths = [_blob_path(layer.get("digest", "")) for layer in manifest.get("layers", [])]
+    diff_ids = config.get("rootfs", {}).get("diff_ids", [])
+    layers = [_layer(found, path, diff_id, cache) for path, diff_id in zip(paths, diff_ids)]
+    layers += [None] * (len(diff_ids) - len(layers))
+    return ArchiveImage(ref_name(descriptor), "OCI", config, layers, paths)
+
+
+# --- images on the engine -------------------------------------------------------------------------------
+
+def inspect_image(engine, image: str) -> dict:
+    """`docker image inspect IMAGE`, or `ImageNotFound` with a way out."""
+    import docker
+
+    try:
+        return engine.api.inspect_image(image)
+    except docker.errors.ImageNotFound:
+        raise ImageNotFound(f"There is no image '{image}' on this engine; build it first (or check `docker images`).") from None
+    except docker.errors.APIError as error:
+        raise DockerlabError(f"The engine could not inspect the image '{image}': {error.explanation or error}.") from None
+
+
+_CONFIGS: dict[str, dict] = {}  # image id -> its config (from an earlier save)
+
+
+def read_engine_image(engine, image: str, cache: LayerCache | None = CACHE,
+                      on_progress: Progress | None = None) -> ArchiveImage:
+    """The image's config and layer summaries: from the cache when every layer is known, else `docker save`."""
+    attrs = inspect_image(engine, image)
+    diff_ids = attrs.get("RootFS", {}).get("Layers") or []
+    known = _CONFIGS.get(attrs["Id"])
+    if known is not None and cache is not None and all(d in cache for d in diff_ids):
+        return ArchiveImage(image, "docker save (cached)", known, [cache.get(d) for d in diff_ids])
+    import docker
+
+    try:
+        chunks = engine.api.get_image(attrs["Id"], chunk_size=BUFFER)
+        reader = ChunkReader(chunks, (lambda total: on_progress("", total)) if on_progress else None)
+        found = read_archive(io.BufferedReader(reader, BUFFER), None, cache, on_progress and (lambda path, _: None))
+    except docker.errors.APIError as error:
+        raise DockerlabError(f"The engine could not save the image '{image}': {error.explanation or error}.") from None
+    found.name = image
+    _CONFIGS[attrs["Id"]] = found.config
+    return found

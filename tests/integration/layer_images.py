@@ -1,0 +1,161 @@
+"""Test images for the layer stack, built for real, and archives of them in every layout.
+
+Expected numbers come from outside the code under test: the union filesystem as a container sees it
+(`find` in the image each step made), GNU tar's listing of each layer tar, and the Dockerfile itself.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import posixpath
+import subprocess
+import tarfile
+from pathlib import Path
+
+TRICKY_DOCKERFILE = r"""FROM dockerlab/busybox
+RUN mkdir -p /data/keep /data/opq /swap/dir && head -c 1000 /dev/urandom > /data/keep/a.bin && head -c 2000 /dev/urandom > /data/opq/old1 && head -c 3000 /dev/urandom > /data/opq/old2 && head -c 500 /dev/urandom > /swap/thing && echo x > /swap/dir/inner && head -c 4096 /dev/urandom > /big.bin && printf hello > "/data/with space é 文.txt" && ln /data/keep/a.bin /data/keep/hard.bin && ln -s /data/keep/a.bin /data/link
+ENV FOO=bar
+RUN rm /big.bin && rm -rf /data/opq && mkdir /data/opq && echo new > /data/opq/fresh && rm -r /swap/dir && echo file > /swap/dir && rm /swap/thing && mkdir /swap/thing && echo in > /swap/thing/child && echo more >> /data/keep/a.bin
+RUN mkdir /many && cd /many && i=0; while [ $i -lt 5000 ]; do echo $i > f$i; i=$((i+1)); done
+LABEL note="metadata only"
+COPY same.txt /dup.txt
+COPY same.txt /dup.txt
+RUN rm -rf /swap/dir && mkdir /swap/dir && echo back > /swap/dir/again
+WORKDIR /data
+"""
+# What the Dockerfile writes again over a file already there, per layer index (0 is the base image's).
+TRICKY_MODIFIED = {2: {"data/keep/a.bin"}, 5: {"dup.txt"}}
+# Files the engine puts into every container (not part of any image).
+RUNTIME_FILES = {".dockerenv", "etc/hosts", "etc/hostname", "etc/resolv.conf", "etc/mtab"}
+
+
+def write_context(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "Dockerfile").write_text(TRICKY_DOCKERFILE)
+    (folder / "same.txt").write_text("same\n")
+    return folder
+
+
+def docker(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], check=True, capture_output=True, **kwargs)
+
+
+def visible_in(image_id: str, labels: dict) -> dict[str, tuple[int, str]]:
+    """Non-directory paths a container of `image_id` sees: path -> (size of regular files, inode)."""
+    label = [f"--label={k}={v}" for k, v in labels.items()]
+    script = "find / -xdev ! -type d | while read -r p; do if [ -f \"$p\" ] && [ ! -L \"$p\" ]; then " \
+             "stat -c '%s %i %n' \"$p\"; else echo \"0 - $p\"; fi; done"
+    out = docker("run", "--rm", *label, "--network=none", "--entrypoint", "sh", image_id, "-c", script).stdout
+    seen = {}
+    for line in out.decode().splitlines():
+        size, inode, path = line.split(" ", 2)
+        path = path.lstrip("/")
+        if path not in RUNTIME_FILES:
+            seen[path] = (int(size), inode)
+    return seen
+
+
+def layer_images(image: str) -> list[str]:
+    """The image id after each step that made a layer, bottom first (the classic builder keeps them)."""
+    history = json.loads(docker("image", "inspect", image).stdout)[0]["RootFS"]["Layers"]
+    rows = docker("history", "--no-trunc", "--format", "{{.ID}}\t{{.CreatedBy}}\t{{.Size}}", image).stdout.decode()
+    made = []
+    for line in reversed(rows.splitlines()):
+        image_id, created_by, _ = line.split("\t")
+        made.append((image_id, created_by))
+    # A history step made a layer unless it is a metadata-only one; the Dockerfile above says which.
+    ids = [image_id for image_id, created_by in made if not is_metadata(created_by)]
+    assert len(ids) == len(history), (ids, history)
+    return ids
+
+
+def is_metadata(created_by: str) -> bool:
+    words = ("ENV", "CMD", "LABEL", "WORKDIR")
+    return any(f"#(nop)  {w} " in created_by or f"#(nop) {w} " in created_by for w in words)
+
+
+def tar_listing_sizes(layer_tar: Path) -> tuple[int, int]:
+    """GNU tar's own listing: (sum of regular-file sizes, number of whiteout entries)."""
+    out = subprocess.run(["tar", "-tvf", str(layer_tar), "--quoting-style=literal"], check=True,
+                         capture_output=True).stdout.decode("utf-8", "replace")
+    size = whiteouts = 0
+    for line in out.splitlines():
+        fields = line.split(None, 5)
+        if line.startswith("-"):
+            size += int(fields[2])
+        if "/.wh." in "/" + fields[5]:
+            whiteouts += 1
+    return size, whiteouts
+
+
+# --- archives in the layouts the engine here does not write -------------------------------------------
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o644
+    tar.addfile(info, io.BytesIO(data))
+
+
+def engine25_from_save(save: Path, out: Path) -> Path:
+    """Rewrite an Engine <=24 `docker save` as Engine 25+ does: OCI blobs first, `manifest.json` last."""
+    with tarfile.open(save) as old:
+        manifest = json.load(old.extractfile("manifest.json"))[0]
+        config_bytes = old.extractfile(manifest["Config"]).read()
+        config = json.loads(config_bytes)
+        with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as new:
+            layer_paths, descriptors, written = [], [], set()
+            for path, diff_id in zip(manifest["Layers"], config["rootfs"]["diff_ids"]):
+                member = old.getmember(path)
+                while member.issym():
+                    member = old.getmember(posixpath.normpath(posixpath.join(posixpath.dirname(member.name), member.linkname)))
+                blob = f"blobs/sha256/{diff_id.split(':')[1]}"
+                if blob not in written:
+                    info = tarfile.TarInfo(blob)
+                    info.size, info.mode = member.size, 0o644
+                    new.addfile(info, old.extractfile(member))
+                    written.add(blob)
+                layer_paths.append(blob)
+                descriptors.append({"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                                    "digest": diff_id, "size": member.size})
+            config_digest = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
+            _add(new, f"blobs/sha256/{config_digest.split(':')[1]}", config_bytes)
+            oci_manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                       "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                                  "digest": config_digest, "size": len(config_bytes)},
+                                       "layers": descriptors}).encode()
+            manifest_digest = "sha256:" + hashlib.sha256(oci_manifest).hexdigest()
+            _add(new, f"blobs/sha256/{manifest_digest.split(':')[1]}", oci_manifest)
+            _add(new, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
+            _add(new, "index.json", json.dumps({"schemaVersion": 2, "manifests": [
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest,
+                 "size": len(oci_manifest)}]}).encode())
+            _add(new, "manifest.json", json.dumps([{"Config": f"blobs/sha256/{config_digest.split(':')[1]}",
+                                                     "RepoTags": manifest.get("RepoTags"),
+                                                     "Layers": layer_paths}]).encode())
+    return out
+
+
+def rewrite_oci(archive: Path, out: Path, nest_index: bool = False, drop_layer: int | None = None) -> Path:
+    """A copy of an OCI archive whose index.json points to a nested index, or with one layer blob missing."""
+    with tarfile.open(archive) as old, tarfile.open(out, "w") as new:
+        index = json.load(old.extractfile("index.json"))
+        manifest_blob = "blobs/" + index["manifests"][0]["digest"].replace(":", "/")
+        manifest = json.load(old.extractfile(manifest_blob))
+        dropped = None
+        if drop_layer is not None:
+            dropped = "blobs/" + manifest["layers"][drop_layer]["digest"].replace(":", "/")
+        for member in old.getmembers():
+            if member.name in ("index.json", dropped):
+                continue
+            new.addfile(member, old.extractfile(member) if member.isreg() else None)
+        if nest_index:
+            inner = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                                "manifests": index["manifests"]}).encode()
+            digest = "sha256:" + hashlib.sha256(inner).hexdigest()
+            _add(new, f"blobs/sha256/{digest.split(':')[1]}", inner)
+            index = {"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json",
+                                                        "digest": digest, "size": len(inner)}]}
+        _add(new, "index.json", json.dumps(index).encode())
+    return out
