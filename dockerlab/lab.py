@@ -11,9 +11,10 @@ from . import notebook
 from .build import BuildProgress, ensure_base_image, stream_build
 from .containers import Container, RunResult, inspect_container, run_container
 from .engine import Engine, connect_engine
-from .errors import BuildFailed, Interrupted
-from .results import BuildResult, Output, Table, docker_command
+from .errors import BuildFailed, DockerlabError, ImageInUse, ImageNotFound, Interrupted, NotOwned
+from .results import Action, BuildResult, Output, Table, docker_command
 from .session import Session, sweep_stale_sessions
+from .swarm import Swarm
 
 
 class Lab:
@@ -79,7 +80,8 @@ class Lab:
             state = item.attrs["State"]
             status = "Up" if state["Running"] else (
                 "Created" if state["Status"] == "created" else f"Exited ({state['ExitCode']})")
-            command = " ".join((item.attrs["Config"].get("Cmd") or []))
+            config = item.attrs["Config"]
+            command = " ".join((config.get("Entrypoint") or []) + (config.get("Cmd") or []))
             rows.append([item.name, item.attrs["Config"]["Image"], command, status])
         return Table(docker_command("ps", "-a" if all else None), ["NAMES", "IMAGE", "COMMAND", "STATUS"], rows)
 
@@ -100,8 +102,57 @@ class Lab:
         self.engine.api.remove_container(container.id, force=True, v=True)
         return docker_command("rm", "-f", name)
 
+    def start(self, name: str) -> Action:
+        """`docker start NAME`: run a stopped container's command again, in the same container."""
+        return self.container(name).start()
+
+    def stop(self, name: str, timeout: int = 10) -> Action:
+        """`docker stop NAME`: ask the main process to end (TERM), kill it after `timeout` seconds."""
+        return self.container(name).stop(timeout)
+
+    def restart(self, name: str, timeout: int = 10) -> Action:
+        """`docker restart NAME`: stop, then start again."""
+        return self.container(name).restart(timeout)
+
+    def rmi(self, image: str) -> Action:
+        """`docker rmi IMAGE` for an image this notebook built; refused while any container uses it."""
+        try:
+            attrs = self.engine.api.inspect_image(image)
+        except docker.errors.ImageNotFound:
+            raise ImageNotFound(f"There is no image '{image}' on this engine; check the name with lab.images().") from None
+        if not self.session.owns(attrs["Config"].get("Labels")):
+            raise NotOwned(
+                f"The image '{image}' was not built by this notebook, so the kit will not remove it; "
+                f"use `docker rmi {image}` in a terminal if it is yours."
+            )
+        try:
+            answer = self.engine.api.remove_image(image)
+        except docker.errors.APIError as error:
+            users = self.containers_using(attrs["Id"])
+            if error.status_code != 409 or not users:
+                raise DockerlabError(f"The engine refused to remove the image '{image}': {error.explanation}.") from None
+            raise ImageInUse(
+                f"The image '{image}' cannot be removed: {len(users)} container(s) made from it still exist "
+                f"(stopped ones count too); remove them first (`docker ps -a --filter ancestor={image}` lists them, "
+                f"`docker rm NAME` removes one), then try again.",
+                containers=users, detail=f"The engine said: {error.explanation}",
+            ) from None
+        lines = [f"{key}: {value}" for item in answer for key, value in item.items()]
+        return Action(docker_command("rmi", image), "\n".join(lines))
+
+    def containers_using(self, image_id: str) -> list[str]:
+        """Names of the containers (running or stopped) made from exactly this image."""
+        found = self.engine.api.containers(all=True, filters={"ancestor": image_id})
+        return sorted(item["Names"][0].lstrip("/") for item in found if item["ImageID"] == image_id)
+
+    @property
+    def swarm(self) -> Swarm:
+        """`docker swarm` / `docker service` for this notebook (lesson 09)."""
+        return Swarm(self.session)
+
     def clean(self) -> dict[str, int]:
-        """Remove every container, network, volume and image this session created, and nothing else."""
+        """Remove every service, container, network, volume and image this session created, and nothing
+        else; leave the swarm if this session started it."""
         return self.session.clean()
 
     def __repr__(self) -> str:

@@ -69,6 +69,17 @@ class Table:
 
 
 @dataclass
+class Action:
+    """A command that changes something (stop, rm, scale...) and what it changed, in words."""
+
+    command: str
+    outcome: str
+
+    def __repr__(self) -> str:
+        return f"{self.command}\n{self.outcome}"
+
+
+@dataclass
 class Output:
     """Text a container printed (its logs), shown as is under the command that reads it."""
 

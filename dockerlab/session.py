@@ -128,15 +128,26 @@ class Session:
 
 
 def remove_labelled(engine: Engine, label_filter: str) -> dict[str, int]:
-    """Remove containers, then networks, volumes and images carrying `label_filter`."""
+    """Remove services, containers, then networks, volumes and images carrying `label_filter`.
+
+    Last, the swarm: left if this label's session started it and nobody else's services run there.
+    """
+    from .swarm import release_swarm, remove_services  # imported here: swarm -> results -> build -> session
+
     client = engine.client
     removed = {"containers": 0, "networks": 0, "volumes": 0, "images": 0}
+    services = remove_services(engine, label_filter)
+    if services:
+        removed["services"] = services
     for container in client.containers.list(all=True, filters={"label": label_filter}):
         try:
             container.remove(force=True, v=True)
             removed["containers"] += 1
         except docker.errors.NotFound:
             pass
+        except docker.errors.APIError as error:
+            if error.status_code != 409:  # 409: the engine is already removing it (a service's container)
+                raise
     for kind in ("networks", "volumes"):
         for item in getattr(client, kind).list(filters={"label": label_filter}):
             try:
@@ -155,17 +166,21 @@ def remove_labelled(engine: Engine, label_filter: str) -> dict[str, int]:
         except docker.errors.APIError as error:
             if error.status_code != 409:  # 409: a child image of another session still needs it
                 raise
+    if release_swarm(engine, label_filter.partition("=")[2]):
+        removed["swarm"] = 1
     return removed
 
 
 def labelled_sessions(engine: Engine) -> set[str]:
-    """Every session id that has resources on the engine."""
+    """Every session id that has resources on the engine (the swarm and its services included)."""
+    from .swarm import swarm_sessions  # imported here: swarm -> results -> build -> session
+
     client = engine.client
     labels = [c.labels for c in client.containers.list(all=True, filters={"label": SESSION_LABEL})]
     labels += [n.attrs.get("Labels") or {} for n in client.networks.list(filters={"label": SESSION_LABEL})]
     labels += [v.attrs.get("Labels") or {} for v in client.volumes.list(filters={"label": SESSION_LABEL})]
     labels += [i.labels for i in client.images.list(all=True, filters={"label": SESSION_LABEL})]
-    return {item[SESSION_LABEL] for item in labels}
+    return {item[SESSION_LABEL] for item in labels} | swarm_sessions(engine)
 
 
 def sweep_stale_sessions(engine: Engine, keep: str = "") -> list[str]:
