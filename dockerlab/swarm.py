@@ -184,9 +184,14 @@ class Swarm:
                          service["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]])
         return Table(docker_command("service", "ls"), ["NAME", "MODE", "REPLICAS", "IMAGE"], rows)
 
-    def tasks(self, name: str) -> Table:
-        """`docker service ps NAME`: the service's replicas (tasks) that should be running, by slot."""
-        self._own_service(name, "list")
+    def tasks(self, name: str, wait: bool = False) -> Table:
+        """`docker service ps NAME`: the service's replicas (tasks) that should be running, by slot.
+
+        With `wait`, first wait until the swarm has all the replicas running again (after a failure).
+        """
+        service = self._own_service(name, "list")
+        if wait:
+            self._wait_converged(name, service.attrs["Spec"]["Mode"]["Replicated"]["Replicas"])
         tasks = self.api.tasks(filters={"service": name, "desired-state": "running"})
         rows = [[f"{name}.{task['Slot']}", task["Spec"]["ContainerSpec"]["Image"],
                  task["DesiredState"].capitalize(), task["Status"]["State"].capitalize()]
@@ -243,16 +248,24 @@ class Swarm:
             wait_for_no_containers(self.engine, name)
 
     def _running_tasks(self, name: str) -> list[dict]:
+        """The service's tasks that run, with a container that really runs (the swarm learns of a
+        crashed container a moment after it happened)."""
         tasks = self.api.tasks(filters={"service": name, "desired-state": "running"})
-        return [task for task in tasks if task["Status"]["State"] == "running"]
+        return [task for task in tasks if task["Status"]["State"] == "running" and self._container_runs(task)]
+
+    def _container_runs(self, task: dict) -> bool:
+        container_id = task["Status"].get("ContainerStatus", {}).get("ContainerID")
+        try:
+            return bool(container_id) and self.api.inspect_container(container_id)["State"]["Running"]
+        except docker.errors.NotFound:
+            return False
 
     def _wait_converged(self, name: str, replicas: int) -> None:
         """Wait until exactly `replicas` tasks run, as the CLI's "verify: Service converged" does."""
         deadline = time.monotonic() + CONVERGE_SECONDS
         while True:
             tasks = self.api.tasks(filters={"service": name, "desired-state": "running"})
-            running = [task for task in tasks if task["Status"]["State"] == "running"]
-            if len(running) == replicas == len(tasks):
+            if len(self._running_tasks(name)) == replicas == len(tasks):
                 return
             if time.monotonic() > deadline:
                 errors = sorted({task["Status"].get("Err", "") for task in tasks} - {""})
