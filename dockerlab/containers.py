@@ -1,12 +1,13 @@
 """Running containers the way `docker run` does, without ever leaving a half-made one behind."""
 from __future__ import annotations
 
+import shlex
 from typing import Sequence
 
 import docker
 import requests
 
-from .errors import ContainerNotFound, ImageNotFound, Interrupted, RunFailed
+from .errors import ContainerNotFound, ContainerRunning, ImageNotFound, Interrupted, NotOwned, RunFailed
 from .results import Model, Output, docker_command
 from .session import Session
 
@@ -52,10 +53,57 @@ class Container(Model):
     def wait(self, timeout: float | None = None) -> int:
         return self.session.engine.api.wait(self.id, timeout=timeout)["StatusCode"]
 
+    @property
+    def command(self) -> str:
+        """The process the container runs (ENTRYPOINT + CMD after overrides), as a shell would write it."""
+        return shlex.join([self.attrs.get("Path", ""), *self.attrs.get("Args", [])])
+
+    @property
+    def state(self) -> str:
+        """`running`, `created`, or `exited (exit code N)`."""
+        return self.status if self.exit_code is None else f"{self.status} (exit code {self.exit_code})"
+
+    def start(self) -> Output:
+        """`docker start NAME`: run the container's command again, in the same container."""
+        return self._act(lambda api: api.start(self.id), "start")
+
+    def stop(self, timeout: int = 10) -> Output:
+        """`docker stop NAME`: send TERM, and KILL after `timeout` seconds if it is still running."""
+        flags = ["-t", str(timeout)] if timeout != 10 else []
+        return self._act(lambda api: api.stop(self.id, timeout=timeout), "stop", *flags)
+
+    def restart(self, timeout: int = 10) -> Output:
+        """`docker restart NAME`: stop (as `stop` does), then start again."""
+        flags = ["-t", str(timeout)] if timeout != 10 else []
+        return self._act(lambda api: api.restart(self.id, timeout=timeout), "restart", *flags)
+
+    def remove(self, force: bool = False) -> Output:
+        """`docker rm [-f] NAME`; without `force` a running container is refused, as the CLI does."""
+        self._check_owned("remove")
+        command = docker_command("rm", "-f" if force else None, self.ref)
+        if not force and self.reload().status in ("running", "restarting"):
+            raise ContainerRunning(
+                f"The container '{self.ref}' is still running, so `docker rm {self.ref}` refuses to remove it; "
+                f"stop it first (`docker stop {self.ref}`) or force it (`docker rm -f {self.ref}`, remove(force=True))."
+            )
+        self.session.engine.api.remove_container(self.id, force=force, v=True)
+        return Output(command, f"{self.ref}: removed")
+
+    def _act(self, call, verb: str, *flags: str) -> Output:
+        self._check_owned(verb)
+        call(self.session.engine.api)
+        return Output(docker_command(verb, *flags, self.ref), f"{self.ref}: {self.reload().state}")
+
+    def _check_owned(self, verb: str) -> None:
+        if not self.session.owns(self.attrs.get("Config", {}).get("Labels")):
+            raise NotOwned(
+                f"The container '{self.ref}' was not created by this notebook, so the kit will not {verb} it; "
+                f"use `docker {verb} {self.ref}` in a terminal if it is yours."
+            )
+
     def __repr__(self) -> str:
         self.reload()
-        state = self.status if self.exit_code is None else f"{self.status} (exit code {self.exit_code})"
-        return f"{docker_command('ps', '-a', '--filter', f'name={self.ref}')}\n{self.ref}: {self.image}, {state}"
+        return f"{docker_command('ps', '-a', '--filter', f'name={self.ref}')}\n{self.ref}: {self.image}, {self.state}"
 
 
 class RunResult:

@@ -76,3 +76,21 @@ class ArchiveError(DockerlabError):
 
 class DiagramUnavailable(DockerlabError):
     """Graphviz's `dot` is missing or failed: the text form is shown instead."""
+class NotOwned(DockerlabError):
+    """A container or image this session did not create: the kit refuses to change or remove it."""
+
+
+class ContainerRunning(DockerlabError):
+    """`docker rm` without `-f` on a running container: stop it first."""
+
+
+class ImageInUse(DockerlabError):
+    """`docker rmi` of an image that containers (stopped ones too) still use."""
+
+    def __init__(self, explanation: str, *, containers: list[str], detail: str = "") -> None:
+        super().__init__(explanation, detail=detail)
+        self.containers = containers  # the names of the containers that still use the image
+
+
+class SwarmError(DockerlabError):
+    """A swarm step failed: init, a service that does not converge, leaving."""

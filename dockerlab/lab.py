@@ -13,13 +13,14 @@ from . import notebook
 from .build import BASE_IMAGE, BuildProgress, BuildStep, ensure_base_image, stream_build
 from .containers import Container, RunResult, inspect_container, run_container
 from .engine import Engine, connect_engine
-from .errors import (BuildFailed, ContainerNotFound, DockerlabError, ImageNotFound, Interrupted, NameTaken,
-                     TransferFailed)
+from .errors import (BuildFailed, ContainerNotFound, DockerlabError, ImageInUse, ImageNotFound, Interrupted,
+                     NotOwned, TransferFailed)
 from .layers import ContainerLayer, ImageLayers, build_image_layers
 from .references import DOCKER_HUB, Reference, parse_reference, registry_address
 from .registry import Registry, TransferProgress, check_login, start_registry, sweep_stale_registries, transfer
 from .results import BuildResult, Output, Table, TransferResult, docker_command
 from .session import Session, sweep_stale_sessions
+from .swarm import Swarm
 
 
 class Lab:
@@ -91,7 +92,8 @@ class Lab:
             state = item.attrs["State"]
             status = "Up" if state["Running"] else (
                 "Created" if state["Status"] == "created" else f"Exited ({state['ExitCode']})")
-            command = " ".join((item.attrs["Config"].get("Cmd") or []))
+            config = item.attrs["Config"]
+            command = " ".join((config.get("Entrypoint") or []) + (config.get("Cmd") or []))
             rows.append([item.name, item.attrs["Config"]["Image"], command, status])
         return Table(docker_command("ps", "-a" if all else None), ["NAMES", "IMAGE", "COMMAND", "STATUS"], rows)
 
@@ -104,13 +106,31 @@ class Lab:
                 rows.append([repository, tag, image.short_id.removeprefix("sha256:"), f"{image.attrs['Size'] / 1e6:.1f}MB"])
         return Table(docker_command("images"), ["REPOSITORY", "TAG", "IMAGE ID", "SIZE"], sorted(rows))
 
-    def remove(self, name: str) -> str:
-        """`docker rm -f NAME` for a container of this session."""
-        container = self.container(name)
-        if not self.session.owns(container.attrs["Config"].get("Labels")):
-            self.session.claim_container_name(name)  # raises NameTaken: not ours
-        self.engine.api.remove_container(container.id, force=True, v=True)
-        return docker_command("rm", "-f", name)
+    def remove(self, name: str, force: bool = False) -> Output:
+        """`docker rm [-f] NAME` for a container of this session (a running one needs `force`)."""
+        return self.container(name).remove(force)
+
+    def start(self, name: str) -> Output:
+        """`docker start NAME`: run a stopped container's command again, in the same container."""
+        return self.container(name).start()
+
+    def stop(self, name: str, timeout: int = 10) -> Output:
+        """`docker stop NAME`: ask the main process to end (TERM), kill it after `timeout` seconds."""
+        return self.container(name).stop(timeout)
+
+    def restart(self, name: str, timeout: int = 10) -> Output:
+        """`docker restart NAME`: stop, then start again."""
+        return self.container(name).restart(timeout)
+
+    def containers_using(self, image_id: str) -> list[str]:
+        """Names of the containers (running or stopped) made from exactly this image."""
+        found = self.engine.api.containers(all=True, filters={"ancestor": image_id})
+        return sorted(item["Names"][0].lstrip("/") for item in found if item["ImageID"] == image_id)
+
+    @property
+    def swarm(self) -> Swarm:
+        """`docker swarm` / `docker service` for this notebook (lesson 09)."""
+        return Swarm(self.session)
 
     def layers(self, image: str, files: bool = False) -> ImageLayers:
         """`docker history IMAGE` as a model; with `files`, what each layer adds, modifies and deletes."""
@@ -134,8 +154,8 @@ class Lab:
         return LayerExplorer(model)
 
     def clean(self) -> dict[str, int]:
-        """Remove every container, network, volume, image and image name this session created, forget its
-        logins and stop its registries; nothing else is touched."""
+        """Remove every service, container, network, volume, image and image name this session created,
+        forget its logins, stop its registries, leave the swarm if it started it; nothing else is touched."""
         tags = self._remove_made_refs()
         logins = len(self._credentials)
         self._credentials.clear()
@@ -211,20 +231,26 @@ class Lab:
         self._made_refs[_ref_key(reference)] = image_id
         return self._transfer_result("pull", reference, ref, progress, image_id)
 
-    def remove_image(self, ref: str) -> Output:
-        """`docker rmi REF` for an image this notebook built, tagged or pulled (others are refused)."""
+    def rmi(self, ref: str) -> Output:
+        """`docker rmi REF` for an image this notebook built, tagged or pulled (others are refused); refused
+        with the names of the containers (stopped ones too) that still use it."""
         attrs = self._inspect_image(ref)
         key = _ref_key(parse_reference(ref)) if ref != attrs["Id"] else ""
         if not (self.session.owns(attrs["Config"].get("Labels")) or self._made_refs.get(key) == attrs["Id"]):
-            raise NameTaken(f"The image {ref} was not made by this notebook, so the kit will not remove it; "
+            raise NotOwned(f"The image {ref} was not made by this notebook, so the kit will not remove it; "
                             f"remove it yourself with `docker rmi {ref}` if it is yours.")
         try:
             answer = self.engine.api.remove_image(ref)
         except docker.errors.APIError as error:
-            if error.status_code == 409:
-                raise DockerlabError(f"The image {ref} is still used by a container; remove that container "
-                                     "first (lab.remove(NAME)) and try again.") from None
-            raise
+            users = self.containers_using(attrs["Id"])
+            if error.status_code != 409 or not users:
+                raise DockerlabError(f"The engine refused to remove the image {ref}: {error.explanation}.") from None
+            raise ImageInUse(
+                f"The image {ref} cannot be removed: {len(users)} container(s) made from it still exist "
+                f"(stopped ones count too); remove them first (`docker ps -a --filter ancestor={ref}` lists them, "
+                f"`docker rm NAME` removes one), then try again.",
+                containers=users, detail=f"The engine said: {error.explanation}",
+            ) from None
         self._made_refs.pop(key, None)
         lines = [f"Untagged: {item['Untagged']}" for item in answer if "Untagged" in item]
         # Only the image itself: how many parent steps go with it depends on what else shares them.

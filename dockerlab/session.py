@@ -142,8 +142,13 @@ def labelled_resources(engine: Engine, label_filter: str) -> dict[str, list[dict
 
 
 def remove_labelled(engine: Engine, label_filter: str) -> dict[str, int]:
-    """Remove containers, then networks, volumes and images carrying `label_filter`; count what went."""
+    """Remove services, containers, then networks, volumes and images carrying `label_filter`; count what
+    went. Last, the swarm: left if this label's session started it and nobody else's services run there.
+    """
+    from .swarm import release_swarm, remove_services  # imported here: swarm -> results -> build -> session
+
     api = engine.api
+    services = remove_services(engine, label_filter)
     found = labelled_resources(engine, label_filter)
     removers = {
         "containers": lambda item: api.remove_container(item["Id"], force=True, v=True),
@@ -166,15 +171,21 @@ def remove_labelled(engine: Engine, label_filter: str) -> dict[str, int]:
             except docker.errors.NotFound:
                 pass  # already gone (removed with its parent, or by its own session meanwhile)
             except docker.errors.APIError as error:
-                if error.status_code != 409:
+                if error.status_code != 409:  # 409: already being removed, or still needed by another's image
                     raise
+    if services:
+        removed["services"] = services
+    if release_swarm(engine, label_filter.partition("=")[2]):
+        removed["swarm"] = 1
     return removed
 
 
 def labelled_sessions(engine: Engine) -> set[str]:
-    """Every session id that has resources on the engine."""
+    """Every session id that has resources on the engine (the swarm and its services included)."""
+    from .swarm import swarm_sessions  # imported here: swarm -> results -> build -> session
+
     found = labelled_resources(engine, SESSION_LABEL)
-    return {(item.get("Labels") or {})[SESSION_LABEL] for items in found.values() for item in items}
+    return {(item.get("Labels") or {})[SESSION_LABEL] for items in found.values() for item in items} | swarm_sessions(engine)
 
 
 def sweep_stale_sessions(engine: Engine, keep: str = "") -> list[str]:

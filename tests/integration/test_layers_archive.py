@@ -17,7 +17,7 @@ from dockerlab.engine import connect_engine
 from dockerlab.layers import build_image_layers
 from dockerlab.session import Session
 
-from layer_images import (TRICKY_MODIFIED, docker, engine25_from_save, layer_images, rewrite_oci,
+from .layer_images import (TRICKY_MODIFIED, docker, engine25_from_save, layer_images, rewrite_oci,
                            tar_listing_sizes, visible_in, write_context)
 
 

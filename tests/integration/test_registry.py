@@ -17,7 +17,7 @@ import pytest
 
 from dockerlab.build import ensure_base_image
 from dockerlab.engine import connect_engine
-from dockerlab.errors import InvalidReference, LoginFailed, NameTaken, RegistryUnavailable, TransferFailed
+from dockerlab.errors import InvalidReference, LoginFailed, NotOwned, RegistryUnavailable, TransferFailed
 from dockerlab.lab import Lab
 from dockerlab.registry import cli_registry, start_registry, sweep_stale_registries
 
@@ -83,8 +83,8 @@ def test_round_trip_keeps_the_digest(lab, registry, image):
     lab.tag(image, f"{registry}/ruud/partech", "1.0")
     pushed = lab.push(ref, show=False)
     assert list(pushed.layers.values()) == ["Pushed"]
-    lab.remove_image(ref)
-    lab.remove_image(image)
+    lab.rmi(ref)
+    lab.rmi(image)
     with pytest.raises(docker.errors.ImageNotFound):
         lab.engine.api.inspect_image(ref)
     pulled = lab.pull(ref, show=False)
@@ -218,7 +218,7 @@ def test_clean_stops_the_registry_untags_and_forgets_logins(engine, image):
     base = "dockerlab/busybox:latest"  # not this session's: only the name it made may go
     lab.tag(base, f"{registry}/ruud/base", "1")
     lab.push(f"{registry}/ruud/base:1", show=False)
-    lab.remove_image(f"{registry}/ruud/base:1")
+    lab.rmi(f"{registry}/ruud/base:1")
     lab.pull(f"{registry}/ruud/base:1", show=False)
     removed = lab.clean()
     assert (removed["registries"], removed["logins"], removed["tags"]) == (1, 1, 1)
@@ -240,7 +240,7 @@ def test_named_storage_survives_a_restart(lab, image, tmp_path):
     lab.stop_registries()
     assert storage.is_dir()
     second = lab.start_registry(port=first.port, storage=storage)
-    lab.remove_image(f"{second}/ruud/kept:1.0")
+    lab.rmi(f"{second}/ruud/kept:1.0")
     assert lab.pull(f"{second}/ruud/kept:1.0", show=False).digest == pushed.digest
 
 
@@ -320,6 +320,6 @@ def test_a_killed_notebooks_registry_is_swept_by_the_next_session():
 
 
 def test_removing_an_image_this_notebook_did_not_make_is_refused(lab):
-    with pytest.raises(NameTaken, match="was not made by this notebook"):
-        lab.remove_image("dockerlab/busybox")
+    with pytest.raises(NotOwned, match="was not made by this notebook"):
+        lab.rmi("dockerlab/busybox")
     assert lab.engine.api.inspect_image("dockerlab/busybox:latest")

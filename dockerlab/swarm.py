@@ -1,0 +1,277 @@
+"""Swarm mode on the local engine, for the last lesson: init, a replicated service, scale, remove, leave.
+
+The swarm is an engine-wide state shared by everyone on the engine, so the kit is careful with it:
+the swarm it starts carries the session label (in the swarm's spec), services and their containers
+carry it too, and a session leaves the swarm only if it started it and no other session's services
+still run there (otherwise it hands the swarm over). `release_swarm` and `remove_services` are what the
+session's cleanup (and the sweep of finished sessions) call.
+"""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Sequence
+
+import docker
+from docker.types import ContainerSpec, ServiceMode, TaskTemplate
+
+from .engine import Engine
+from .errors import ImageNotFound, NameTaken, SwarmError
+from .results import Output, Table, docker_command
+
+if TYPE_CHECKING:
+    from .session import Session
+
+SESSION_LABEL = "dockerlab.session"  # the same key as `session.SESSION_LABEL` (session imports this module)
+GWBRIDGE_LABEL = "dockerlab.made-gwbridge"  # on the swarm: docker_gwbridge did not exist before its init
+GWBRIDGE = "docker_gwbridge"
+CONVERGE_SECONDS = 90
+
+
+def swarm_is_active(engine: Engine) -> bool:
+    """True when this engine is a manager of an active swarm (only then can services be listed)."""
+    swarm = engine.client.info().get("Swarm", {})
+    return swarm.get("LocalNodeState") == "active" and bool(swarm.get("ControlAvailable"))
+
+
+def swarm_labels(engine: Engine) -> dict[str, str]:
+    return engine.api.inspect_swarm().get("Spec", {}).get("Labels") or {}
+
+
+def swarm_sessions(engine: Engine) -> set[str]:
+    """Sessions with something in the swarm: the one that started it and those with services."""
+    if not swarm_is_active(engine):
+        return set()
+    owners = {service["Spec"].get("Labels", {}).get(SESSION_LABEL) for service in engine.api.services()}
+    owners.add(swarm_labels(engine).get(SESSION_LABEL))
+    return owners - {None}
+
+
+def remove_services(engine: Engine, label_filter: str) -> int:
+    """Remove the services carrying `label_filter`, then wait (briefly) for their containers to go."""
+    if not swarm_is_active(engine):
+        return 0
+    services = engine.api.services(filters={"label": label_filter})
+    for service in services:
+        try:
+            engine.api.remove_service(service["ID"])
+        except docker.errors.NotFound:
+            pass
+    for service in services:
+        wait_for_no_containers(engine, service["Spec"]["Name"])
+    return len(services)
+
+
+def wait_for_no_containers(engine: Engine, service_name: str, seconds: float = 30) -> None:
+    """The engine removes a removed service's containers in the background; wait until it has."""
+    deadline = time.monotonic() + seconds
+    filters = {"label": f"com.docker.swarm.service.name={service_name}"}
+    while engine.api.containers(all=True, filters=filters) and time.monotonic() < deadline:
+        time.sleep(0.3)
+
+
+def release_swarm(engine: Engine, session_id: str) -> bool:
+    """Leave the swarm if `session_id` started it and nobody else's services run there; True if left.
+
+    When other kit sessions still have services, the swarm is handed over to one of them (its label
+    changes), so the last one out leaves; a swarm with services the kit did not create is not left.
+    """
+    if not swarm_is_active(engine):
+        return False
+    labels = swarm_labels(engine)
+    if labels.get(SESSION_LABEL) != session_id:
+        return False
+    owners = [service["Spec"].get("Labels", {}).get(SESSION_LABEL) for service in engine.api.services()]
+    others = sorted({owner for owner in owners if owner != session_id}, key=lambda owner: owner or "")
+    if others:
+        if others[-1] is not None:  # only kit sessions left: hand the swarm over to one of them
+            swarm = engine.client.swarm
+            swarm.reload()
+            swarm.update(labels={**labels, SESSION_LABEL: others[-1]})
+        return False
+    engine.api.leave_swarm(force=True)
+    if labels.get(GWBRIDGE_LABEL):
+        remove_unused_network(engine, GWBRIDGE)
+    return True
+
+
+def remove_unused_network(engine: Engine, name: str) -> None:
+    """Remove a network the kit caused to exist, unless a container is attached to it."""
+    try:
+        network = engine.api.inspect_network(name)
+        if not network.get("Containers"):
+            engine.api.remove_network(network["Id"])
+    except docker.errors.APIError:
+        pass  # gone already, or in use after all: leave it
+
+
+class Swarm:
+    """`docker swarm` and `docker service` for one session: what it starts carries its label."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.engine = session.engine
+
+    @property
+    def api(self) -> docker.APIClient:
+        return self.engine.api
+
+    def init(self, advertise_addr: str = "127.0.0.1") -> Output:
+        """`docker swarm init`: make this engine a one-node swarm (its manager), unless it is one already."""
+        command = docker_command("swarm", "init", "--advertise-addr", advertise_addr)
+        if swarm_is_active(self.engine):
+            if swarm_labels(self.engine).get(SESSION_LABEL) == self.session.id:
+                return Output(command, "This engine is already a swarm manager: this notebook started the swarm.")
+            return Output(command, "This engine is already in a swarm that this notebook did not start; "
+                                   "the lesson uses it and will not leave it.")
+        labels = dict(self.session.labels)
+        if not self.api.networks(names=[GWBRIDGE]):
+            labels[GWBRIDGE_LABEL] = "yes"
+        try:
+            self.api.init_swarm(advertise_addr=advertise_addr, listen_addr=f"{advertise_addr}:2377",
+                                swarm_spec=self.api.create_swarm_spec(labels=labels))
+        except docker.errors.APIError as error:
+            raise SwarmError(
+                f"`docker swarm init` failed: {error.explanation}. Check `docker info` (Swarm:) and try again."
+            ) from None
+        return Output(command, "Swarm initialized: this engine is now a manager (a swarm of one node).")
+
+    def nodes(self) -> Table:
+        """`docker node ls`: the machines (engines) in the swarm; here, just this one."""
+        self._check_active()
+        rows = []
+        for node in self.api.nodes():
+            manager = node.get("ManagerStatus") or {}
+            role = "Leader" if manager.get("Leader") else ("Reachable" if manager else "")
+            rows.append([node["Description"]["Hostname"], node["Status"]["State"].capitalize(),
+                         node["Spec"]["Availability"].capitalize(), role])
+        return Table(docker_command("node", "ls"), ["HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS"], rows)
+
+    def create_service(self, name: str, image: str, replicas: int = 1,
+                       command: Sequence[str] | None = None) -> Output:
+        """`docker service create --replicas N`: N containers from `image`, kept running by the swarm.
+
+        The image is used by its local name: no registry is asked for its digest (`--no-resolve-image`).
+        Waits until all replicas run, as `docker service create` does.
+        """
+        self._check_active()
+        try:
+            self.api.inspect_image(image)
+        except docker.errors.ImageNotFound:
+            raise ImageNotFound(f"There is no image '{image}' on this engine; build it first (lab.build).") from None
+        self._claim_service_name(name)
+        spec = ContainerSpec(image, command=list(command) if command else None, labels=self.session.labels)
+        self.api.create_service(TaskTemplate(spec), name=name, labels=self.session.labels,
+                                mode=ServiceMode("replicated", replicas=replicas))
+        self._wait_converged(name, replicas)
+        words = ["service", "create", "--name", name, "--replicas", str(replicas), "--no-resolve-image", image]
+        return Output(docker_command(*words, *(command or [])), f"{name}: {replicas}/{replicas} replicas running")
+
+    def scale(self, name: str, replicas: int) -> Output:
+        """`docker service scale NAME=N`: the swarm starts or stops containers until N run."""
+        service = self._own_service(name, "scale")
+        service.scale(replicas)
+        self._wait_converged(name, replicas)
+        return Output(docker_command("service", "scale", f"{name}={replicas}"), f"{name}: {replicas}/{replicas} replicas running")
+
+    def services(self) -> Table:
+        """`docker service ls`, limited to this notebook's services."""
+        self._check_active()
+        rows = []
+        for service in sorted(self.api.services(filters={"label": self._label_filter}), key=lambda s: s["Spec"]["Name"]):
+            name = service["Spec"]["Name"]
+            desired = service["Spec"]["Mode"].get("Replicated", {}).get("Replicas", 0)
+            rows.append([name, "replicated", f"{len(self._running_tasks(name))}/{desired}",
+                         service["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]])
+        return Table(docker_command("service", "ls"), ["NAME", "MODE", "REPLICAS", "IMAGE"], rows)
+
+    def tasks(self, name: str, wait: bool = False) -> Table:
+        """`docker service ps NAME`: the service's replicas (tasks) that should be running, by slot.
+
+        With `wait`, first wait until the swarm has all the replicas running again (after a failure).
+        """
+        service = self._own_service(name, "list")
+        if wait:
+            self._wait_converged(name, service.attrs["Spec"]["Mode"]["Replicated"]["Replicas"])
+        tasks = self.api.tasks(filters={"service": name, "desired-state": "running"})
+        rows = [[f"{name}.{task['Slot']}", task["Spec"]["ContainerSpec"]["Image"],
+                 task["DesiredState"].capitalize(), task["Status"]["State"].capitalize()]
+                for task in sorted(tasks, key=lambda task: task["Slot"])]
+        return Table(docker_command("service", "ps", "--filter", "desired-state=running", name),
+                     ["NAME", "IMAGE", "DESIRED STATE", "CURRENT STATE"], rows)
+
+    def remove_service(self, name: str) -> Output:
+        """`docker service rm NAME`: the service and all its containers go."""
+        service = self._own_service(name, "remove")
+        service.remove()
+        wait_for_no_containers(self.engine, name)
+        return Output(docker_command("service", "rm", name), f"{name}: removed, with its containers")
+
+    def leave(self) -> Output:
+        """`docker swarm leave --force`: this session's services go, then the engine leaves the swarm it started."""
+        command = docker_command("swarm", "leave", "--force")
+        if not swarm_is_active(self.engine):
+            return Output(command, "This engine is not in a swarm: nothing to leave.")
+        remove_services(self.engine, self._label_filter)
+        if release_swarm(self.engine, self.session.id):
+            return Output(command, "Node left the swarm.")
+        return Output(command, "Not leaving: this notebook did not start the swarm (or other notebooks still "
+                               "use it); its services are removed.")
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    @property
+    def _label_filter(self) -> str:
+        return f"{SESSION_LABEL}={self.session.id}"
+
+    def _check_active(self) -> None:
+        if not swarm_is_active(self.engine):
+            raise SwarmError("This engine is not a swarm manager yet; start a swarm first with "
+                             "lab.swarm.init() (`docker swarm init`).")
+
+    def _find_service(self, name: str) -> docker.models.services.Service | None:
+        found = [s for s in self.engine.client.services.list(filters={"name": name}) if s.name == name]
+        return found[0] if found else None
+
+    def _own_service(self, name: str, verb: str) -> docker.models.services.Service:
+        self._check_active()
+        service = self._find_service(name)
+        if service is None:
+            raise SwarmError(f"There is no service named '{name}'; list them with lab.swarm.services().")
+        if not self.session.owns(service.attrs["Spec"].get("Labels")):
+            raise NameTaken(f"The service '{name}' was not created by this notebook, so the kit will not {verb} it.")
+        return service
+
+    def _claim_service_name(self, name: str) -> None:
+        """Re-running a cell replaces this notebook's service of that name; anyone else's is refused."""
+        if self._find_service(name) is not None:
+            self._own_service(name, "replace").remove()
+            wait_for_no_containers(self.engine, name)
+
+    def _running_tasks(self, name: str) -> list[dict]:
+        """The service's tasks that run, with a container that really runs (the swarm learns of a
+        crashed container a moment after it happened)."""
+        tasks = self.api.tasks(filters={"service": name, "desired-state": "running"})
+        return [task for task in tasks if task["Status"]["State"] == "running" and self._container_runs(task)]
+
+    def _container_runs(self, task: dict) -> bool:
+        container_id = task["Status"].get("ContainerStatus", {}).get("ContainerID")
+        try:
+            return bool(container_id) and self.api.inspect_container(container_id)["State"]["Running"]
+        except docker.errors.NotFound:
+            return False
+
+    def _wait_converged(self, name: str, replicas: int) -> None:
+        """Wait until exactly `replicas` tasks run, as the CLI's "verify: Service converged" does."""
+        deadline = time.monotonic() + CONVERGE_SECONDS
+        while True:
+            tasks = self.api.tasks(filters={"service": name, "desired-state": "running"})
+            if len(self._running_tasks(name)) == replicas == len(tasks):
+                return
+            if time.monotonic() > deadline:
+                errors = sorted({task["Status"].get("Err", "") for task in tasks} - {""})
+                why = f" (the engine says: {errors[0]})" if errors else ""
+                raise SwarmError(
+                    f"The service '{name}' did not reach {replicas} running replicas within "
+                    f"{CONVERGE_SECONDS} s{why}; look at lab.swarm.tasks('{name}')."
+                )
+            time.sleep(0.3)

@@ -1,0 +1,112 @@
+"""Lesson 09 against the real engine: a swarm the session starts is left, and nothing stays behind.
+
+The engine is shared: each test holds the swarm only while it runs, and a finalizer leaves any swarm a
+test session started, whatever happened.
+"""
+import socket
+from pathlib import Path
+
+import pytest
+
+from dockerlab.build import ensure_base_image
+from dockerlab.engine import connect_engine
+from dockerlab.errors import SwarmError
+from dockerlab.lab import Lab
+from dockerlab.session import Session, sweep_stale_sessions
+from dockerlab.swarm import GWBRIDGE, release_swarm, swarm_is_active, swarm_labels
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "notebooks" / "examples"
+
+
+@pytest.fixture
+def engine():
+    engine = connect_engine()
+    ensure_base_image(engine)
+    if swarm_is_active(engine):
+        pytest.skip("the shared engine is already in a swarm (another user's); these tests need it out of one")
+    gwbridge_before = bool(engine.api.networks(names=[GWBRIDGE]))
+    sessions: list[Session] = []
+    yield engine, sessions
+    for session in sessions:
+        release_swarm(engine, session.id)  # never leave the shared engine in a swarm
+        session.clean()
+    assert not swarm_is_active(engine)
+    assert bool(engine.api.networks(names=[GWBRIDGE])) == gwbridge_before
+    for session in sessions:
+        assert session_leftovers(engine, session.id) == []
+
+
+def session_leftovers(engine, session_id: str) -> list:
+    label = {"label": f"dockerlab.session={session_id}"}
+    client = engine.client
+    found = client.containers.list(all=True, filters=label) + client.images.list(all=True, filters=label)
+    if swarm_is_active(engine):
+        found += engine.api.services(filters=label)
+    return found
+
+
+def new_lab(engine, sessions, session=None) -> Lab:
+    lab = Lab(engine, session)
+    sessions.append(lab.session)
+    return lab
+
+
+def test_service_runs_scales_and_clean_leaves_the_swarm(engine):
+    engine, sessions = engine
+    lab = new_lab(engine, sessions)
+    lab.build(EXAMPLES / "hello-loop", tag="swarmtest-hello", show=False)
+    with pytest.raises(SwarmError, match="not a swarm manager"):
+        lab.swarm.create_service("swarmtest", "swarmtest-hello", replicas=3)
+    assert repr(lab.swarm.init()) == (
+        "$ docker swarm init --advertise-addr 127.0.0.1\n"
+        "Swarm initialized: this engine is now a manager (a swarm of one node)."
+    )
+    assert swarm_labels(engine)["dockerlab.session"] == lab.session.id
+    created = lab.swarm.create_service("swarmtest", "swarmtest-hello", replicas=3)
+    assert repr(created) == ("$ docker service create --name swarmtest --replicas 3 --no-resolve-image "
+                             "swarmtest-hello\nswarmtest: 3/3 replicas running")
+    assert len(lab.ps()) == 3  # each replica is a container of this session
+    assert [row[0] for row in lab.swarm.tasks("swarmtest").rows] == ["swarmtest.1", "swarmtest.2", "swarmtest.3"]
+    lab.container(lab.ps().rows[0][0]).remove(force=True)
+    assert len(lab.swarm.tasks("swarmtest", wait=True)) == 3  # the swarm replaced the lost replica
+    assert repr(lab.swarm.scale("swarmtest", 1)).endswith("swarmtest: 1/1 replicas running")
+    assert lab.swarm.services().rows == [["swarmtest", "replicated", "1/1", "swarmtest-hello"]]
+    removed = lab.clean()
+    assert removed["services"] == 1 and removed["swarm"] == 1
+    assert not swarm_is_active(engine)
+
+
+def test_leave_keeps_a_swarm_this_session_did_not_start(engine):
+    engine, sessions = engine
+    starter, guest = new_lab(engine, sessions), new_lab(engine, sessions)
+    guest.build(EXAMPLES / "hello-loop", tag="swarmtest-guest", show=False)
+    starter.swarm.init()
+    assert "did not start" in repr(guest.swarm.init())
+    guest.swarm.create_service("swarmtest-guest", "swarmtest-guest", replicas=1)
+    assert "Not leaving" in repr(guest.swarm.leave())  # its service goes, the swarm stays
+    assert swarm_is_active(engine) and guest.swarm.services().rows == []
+    assert repr(starter.swarm.leave()) == "$ docker swarm leave --force\nNode left the swarm."
+
+
+def test_the_starter_hands_the_swarm_over_while_another_session_still_uses_it(engine):
+    engine, sessions = engine
+    starter, guest = new_lab(engine, sessions), new_lab(engine, sessions)
+    guest.build(EXAMPLES / "hello-loop", tag="swarmtest-guest", show=False)
+    starter.swarm.init()
+    guest.swarm.create_service("swarmtest-guest", "swarmtest-guest", replicas=1)
+    starter.clean()
+    assert swarm_is_active(engine) and swarm_labels(engine)["dockerlab.session"] == guest.session.id
+    assert guest.clean()["swarm"] == 1
+    assert not swarm_is_active(engine)
+
+
+def test_a_finished_sessions_swarm_is_swept(engine):
+    engine, sessions = engine
+    gone = Session(engine, pid=999_999, id=f"999999-0-dead@{socket.gethostname()}")  # no such process
+    lab = new_lab(engine, sessions, gone)
+    lab.build(EXAMPLES / "hello-loop", tag="swarmtest-gone", show=False)
+    lab.swarm.init()
+    lab.swarm.create_service("swarmtest-gone", "swarmtest-gone", replicas=2)
+    assert gone.id in sweep_stale_sessions(engine)
+    assert not swarm_is_active(engine)
+    assert session_leftovers(engine, gone.id) == []
