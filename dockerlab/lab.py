@@ -122,8 +122,9 @@ class Lab:
         """`docker restart NAME`: stop, then start again."""
         return self.container(name).restart(timeout)
 
-    def containers_using(self, image_id: str) -> list[str]:
-        """Names of the containers (running or stopped) made from exactly this image."""
+    def containers_using(self, image: str) -> list[str]:
+        """Names of the containers (running or stopped) made from exactly this image (a name or an id)."""
+        image_id = self._inspect_image(image)["Id"]
         found = self.engine.api.containers(all=True, filters={"ancestor": image_id})
         return sorted(item["Names"][0].lstrip("/") for item in found if item["ImageID"] == image_id)
 

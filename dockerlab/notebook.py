@@ -12,12 +12,15 @@ def in_notebook() -> bool:
     return bool(shell) and "IPKernelApp" in getattr(shell, "config", {})
 
 
-def _show_kit_error(shell, etype, value, tb, tb_offset=None):
-    """IPython custom exception handler: print the sentence (and detail) in red, no traceback."""
-    print(f"\x1b[31m✗ {value.explanation}\x1b[0m", file=sys.stderr)
-    if value.detail:
-        print(value.detail, file=sys.stderr)
-    return ["DockerlabError", value.explanation, []]
+def _show_kit_error(shell, etype, value, tb, tb_offset=None) -> list[str]:
+    """IPython custom exception handler: print the sentence (and detail) in red, no traceback.
+
+    IPython shows nothing itself for a custom-handled exception (the cell still counts as failed);
+    it only wants a list of strings back.
+    """
+    lines = [f"\x1b[31m✗ {value.explanation}\x1b[0m", *([value.detail] if value.detail else [])]
+    print("\n".join(lines), file=sys.stderr)
+    return lines
 
 
 def install_error_display() -> None:
