@@ -50,3 +50,19 @@ class RunFailed(DockerlabError):
 
 class Interrupted(DockerlabError):
     """The learner pressed Ctrl-C (interrupted the kernel); what was started has been removed."""
+
+
+class ExerciseNotFound(DockerlabError):
+    """An exercise id with no folder under `exercises/`."""
+
+
+class CheckRefused(DockerlabError):
+    """A check that cannot run safely or at all (a context too big, limits the engine ignores)."""
+
+
+class BadAnswer(DockerlabError):
+    """A quiz answer of the wrong kind (a number where a choice is expected, an unknown option)."""
+
+
+class NotYetTried(DockerlabError):
+    """A hint or solution asked for before the learner tried the exercise's check."""

@@ -137,6 +137,9 @@ def remove_labelled(engine: Engine, label_filter: str) -> dict[str, int]:
             removed["containers"] += 1
         except docker.errors.NotFound:
             pass
+        except docker.errors.APIError as error:
+            if error.status_code != 409:  # 409: another sweeper is removing it right now
+                raise
     for kind in ("networks", "volumes"):
         for item in getattr(client, kind).list(filters={"label": label_filter}):
             try:

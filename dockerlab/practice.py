@@ -1,0 +1,75 @@
+"""The learner's side of exercises, as a notebook calls it: `exercise`, `check`, `quiz`, `hint`, `solution`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import notebook
+from .exercises import load_exercise
+from .feedback import CheckResult, Progress, Text
+from .grading import check_submission
+
+_progress: dict[Path, Progress] = {}
+
+
+def progress() -> Progress:
+    """This folder's progress (attempts, hints seen), kept in memory and in `.dockerlab/progress.json`."""
+    from .feedback import PROGRESS_FILE
+
+    where = PROGRESS_FILE.resolve()
+    if where not in _progress:
+        _progress[where] = Progress.load(where)
+    return _progress[where]
+
+
+def _engine():
+    from .lab import connect
+
+    return connect().engine
+
+
+def exercise(exercise_id: str) -> Text:
+    """Show the statement; for an image exercise, copy the starter files into its folder (never overwriting)."""
+    notebook.install_error_display()
+    found = load_exercise(exercise_id)
+    lines = [f"Exercise '{found.id}': {found.title}", "", found.statement]
+    if not found.is_quiz:
+        copied = found.copy_starter(Path(found.submission))
+        lines.append("")
+        if copied:
+            lines.append(f"Starter files copied into {found.submission}/: {', '.join(copied)}.")
+        else:
+            lines.append(f"Your folder {found.submission}/ is ready (your files there were left as they are).")
+        lines.append(f"When you are done: dockerlab.check({found.id!r})")
+    return Text("\n".join(lines))
+
+
+def check(exercise_id: str, context: str | Path | None = None, answer=None, hidden: bool = False) -> CheckResult:
+    """Check your answer: an image exercise builds and runs your folder in the sandbox; a quiz compares `answer`.
+
+    The result says passed, or what is not right yet and a hint. Hints and the solution open after it.
+    """
+    notebook.install_error_display()
+    result = check_submission(_engine, exercise_id, context=context, answer=answer, hidden=hidden)
+    if result.verdict != "error":
+        progress().record_attempt(result)
+    return result
+
+
+def hint(exercise_id: str) -> Text:
+    """The next hint, once you have tried the exercise's check."""
+    notebook.install_error_display()
+    return Text(progress().next_hint(load_exercise(exercise_id)))
+
+
+def solution(exercise_id: str) -> Text:
+    """The solution, once you have tried the check and looked at a hint."""
+    notebook.install_error_display()
+    return Text(progress().solution(load_exercise(exercise_id)))
+
+
+def quiz(exercise_id: str, answer=None):
+    """A quiz as a widget (pick, then Check); with `answer`, that answer is filled in and checked."""
+    from .quizview import QuizView
+
+    notebook.install_error_display()
+    return QuizView(load_exercise(exercise_id), answer, on_check=lambda ex, ans: check(ex, answer=ans))
