@@ -55,7 +55,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
     else:
-        print("\n".join(repr(result).splitlines()[1:]))  # the first line is this very command
+        print("\n".join([result.headline, *(f"  {line}" for line in result.feedback)]))
     return result.exit_code
 
 

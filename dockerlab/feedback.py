@@ -1,23 +1,19 @@
 """What a learner reads after a check: the verdict, what is wrong, a hint; hints and solutions on request.
 
 `CheckResult` has a stable text form (no ids, no timings) for notebooks and nbval, and a JSON form for
-`dockerlab check --json`. `Progress` remembers which exercises were tried (in this process and in
-`.dockerlab/progress.json` next to the notebook), so hints open only after a first attempt and the
-solution only after a hint.
+`dockerlab check --json`. `Progress` remembers which exercises this kernel tried, so hints open only
+after a first attempt and the solution only after a hint (a restarted kernel starts afresh).
 """
 from __future__ import annotations
 
-import json
 import shlex
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .errors import NotYetTried
 from .exercises import Exercise
 from .sandbox import Limits
 
 VERDICTS = ("passed", "failed", "build-error", "timeout", "memory-limit", "pids-limit", "output-limit", "error")
-PROGRESS_FILE = Path(".dockerlab") / "progress.json"
 
 
 def limit_sentence(verdict: str, limits: Limits) -> str:
@@ -84,9 +80,9 @@ class CheckResult:
         return "\n".join(lines)
 
 
-def check_command(exercise: Exercise, context: str | None = None, answer=None) -> str:
+def check_command(exercise: Exercise, context: str | None = None, answer=None, hidden: bool = False) -> str:
     """The `dockerlab check` line that does the same as a notebook's `dockerlab.check(...)`."""
-    words = ["dockerlab", "check", exercise.id]
+    words = ["dockerlab", "check", exercise.id] + (["--hidden"] if hidden else [])
     if context is not None:
         words += ["--context", str(context)]
     if isinstance(answer, str):
@@ -103,16 +99,7 @@ def check_command(exercise: Exercise, context: str | None = None, answer=None) -
 class Progress:
     """Per exercise: how many checks were tried and how many hints were shown."""
 
-    path: Path = PROGRESS_FILE
     state: dict = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, path: Path = PROGRESS_FILE) -> "Progress":
-        try:
-            state = json.loads(path.read_text())
-        except (OSError, ValueError):
-            state = {}
-        return cls(path, state if isinstance(state, dict) else {})
 
     def _entry(self, exercise_id: str) -> dict:
         return self.state.setdefault(exercise_id, {"attempts": 0, "hints": 0, "passed": False})
@@ -121,7 +108,6 @@ class Progress:
         entry = self._entry(result.exercise)
         entry["attempts"] += 1
         entry["passed"] = entry["passed"] or result.passed
-        self.save()
 
     def tried(self, exercise_id: str) -> bool:
         return self.state.get(exercise_id, {}).get("attempts", 0) > 0
@@ -138,7 +124,6 @@ class Progress:
         entry = self._entry(exercise.id)
         number = min(entry["hints"], len(exercise.hints) - 1)
         entry["hints"] = number + 1
-        self.save()
         return f"Hint {number + 1} of {len(exercise.hints)} for '{exercise.id}': {exercise.hints[number]}"
 
     def solution(self, exercise: Exercise) -> str:
@@ -153,13 +138,6 @@ class Progress:
                 f"Look at a hint first (dockerlab.hint({exercise.id!r})); the solution opens after it."
             )
         return f"Solution of '{exercise.id}':\n{exercise.solution()}"
-
-    def save(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text(json.dumps(self.state, indent=1, sort_keys=True))
-        except OSError:
-            pass  # a read-only folder: progress is kept in this process only
 
 
 class Text(str):

@@ -88,7 +88,7 @@ def findings_result(exercise: Exercise, findings: list[Finding], command: str) -
             lines.append(f"✓ {finding.says}")
             continue
         lines.append(f"✗ {finding.says}: {finding.problem}")
-        if finding.run is not None and finding.run.tried_network:
+        if finding.run is not None and finding.run.tried_network and NETWORK_NOTE not in lines:
             lines.append(NETWORK_NOTE)
         if finding.hint:
             lines.append(f"Hint: {finding.hint}")
@@ -151,7 +151,7 @@ def check_submission(engine_factory, exercise_id: str, context: str | Path | Non
             result = check_quiz(exercise, answer, command)
         else:
             folder = Path(context if context is not None else exercise.submission)
-            command = check_command(exercise, context=str(context if context is not None else exercise.submission))
+            command = check_command(exercise, str(context if context is not None else exercise.submission), hidden=hidden)
             result = check_image(engine_factory(), exercise, folder, hidden, command)
     except Interrupted:
         raise

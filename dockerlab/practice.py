@@ -8,17 +8,12 @@ from .exercises import load_exercise
 from .feedback import CheckResult, Progress, Text
 from .grading import check_submission
 
-_progress: dict[Path, Progress] = {}
+_progress = Progress()
 
 
 def progress() -> Progress:
-    """This folder's progress (attempts, hints seen), kept in memory and in `.dockerlab/progress.json`."""
-    from .feedback import PROGRESS_FILE
-
-    where = PROGRESS_FILE.resolve()
-    if where not in _progress:
-        _progress[where] = Progress.load(where)
-    return _progress[where]
+    """This kernel's progress: attempts and hints seen, per exercise."""
+    return _progress
 
 
 def _engine():
@@ -33,13 +28,10 @@ def exercise(exercise_id: str) -> Text:
     found = load_exercise(exercise_id)
     lines = [f"Exercise '{found.id}': {found.title}", "", found.statement]
     if not found.is_quiz:
-        copied = found.copy_starter(Path(found.submission))
-        lines.append("")
-        if copied:
-            lines.append(f"Starter files copied into {found.submission}/: {', '.join(copied)}.")
-        else:
-            lines.append(f"Your folder {found.submission}/ is ready (your files there were left as they are).")
-        lines.append(f"When you are done: dockerlab.check({found.id!r})")
+        found.copy_starter(Path(found.submission))
+        lines += ["", f"Your folder: {found.submission}/ (starter files are copied in only where missing; "
+                      "your own files are never overwritten).",
+                  f"When you are done: dockerlab.check({found.id!r})"]
     return Text("\n".join(lines))
 
 

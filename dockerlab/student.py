@@ -2,7 +2,7 @@
 
 Marking, in the instructor notebook:
 - a cell tagged `solution` becomes a "your turn" stub (the cell's `dockerlab.stub` metadata, if any,
-  is the stub's code); inside it, only the lines between `### BEGIN SOLUTION` and `### END SOLUTION`
+  is the whole stub); inside it, only the lines between `### BEGIN SOLUTION` and `### END SOLUTION`
   are replaced when those markers are there;
 - a cell tagged `hidden-check` is removed;
 - every output and execution count is cleared.
@@ -38,9 +38,7 @@ def fingerprint(notebook) -> str:
 
 def stub_for(cell) -> str:
     custom = cell.metadata.get("dockerlab", {}).get("stub")
-    if cell.cell_type == "markdown":
-        return custom or MARKDOWN_STUB
-    return f"{CODE_STUB}\n{custom}" if custom else CODE_STUB
+    return custom or (MARKDOWN_STUB if cell.cell_type == "markdown" else CODE_STUB)
 
 
 def replace_solution(cell) -> str:
