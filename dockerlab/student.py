@@ -13,6 +13,7 @@ non-notebook file already there.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import shutil
@@ -61,7 +62,7 @@ def replace_solution(cell) -> str:
 
 def student_version(instructor) -> nbformat.NotebookNode:
     """A copy with solutions stubbed, hidden checks removed and outputs cleared."""
-    notebook = nbformat.from_dict(json.loads(nbformat.writes(instructor)))
+    notebook = copy.deepcopy(instructor)
     cells = []
     for cell in notebook.cells:
         tags = cell.metadata.get("tags", [])
