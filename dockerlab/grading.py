@@ -294,6 +294,6 @@ def write_report(rows: list[dict], out: Path) -> None:
     lines += ["", "## Feedback", ""]
     for row in rows:
         if row["verdict"] != "passed":
-            feedback = row["feedback"].replace("|", "/")
-            lines.append(f"- **{row['student']}**, {row['exercise']} ({row['verdict']}): {feedback}")
+            problems = [line for line in row["feedback"].split(" | ") if not line.startswith("✓")]
+            lines.append(f"- **{row['student']}**, {row['exercise']} ({row['verdict']}): " + " ".join(problems))
     out.write_text("\n".join(lines) + "\n")
