@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import notebook
-from .exercises import load_exercise
+from .exercises import all_exercise_ids, load_exercise
 from .feedback import CheckResult, Progress, Text
 from .grading import check_submission
 
@@ -14,6 +14,10 @@ _progress = Progress()
 def progress() -> Progress:
     """This kernel's progress: attempts and hints seen, per exercise."""
     return _progress
+
+
+def _quiz_ids() -> set[str]:
+    return {exercise_id for exercise_id in all_exercise_ids() if load_exercise(exercise_id).is_quiz}
 
 
 def _engine():
@@ -42,7 +46,8 @@ def check(exercise_id: str, context: str | Path | None = None, answer=None, hidd
     """
     notebook.install_error_display()
     result = check_submission(_engine, exercise_id, context=context, answer=answer, hidden=hidden)
-    if result.verdict != "error":
+    no_answer_yet = answer in (None, "", []) and exercise_id in _quiz_ids()
+    if result.verdict != "error" and not no_answer_yet:
         progress().record_attempt(result)
     return result
 

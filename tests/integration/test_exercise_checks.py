@@ -117,3 +117,25 @@ def test_checks_refuse_where_limits_do_not_bite(engine, tmp_path, monkeypatch):
     result = check_submission(lambda: engine, "first-image", context=context, limits=LIMITS)
     assert result.verdict == "error"
     assert "will not run untrusted code" in result.feedback[0]
+
+
+def test_file_and_history_checks_look_inside_the_image_without_running_it(engine, tmp_path, monkeypatch):
+    exercise = tmp_path / "exercises" / "copy-a-file"
+    (exercise / "hidden").mkdir(parents=True)
+    (exercise / "exercise.json").write_text(json.dumps({"title": "Copy a file", "hints": ["COPY it."]}))
+    (exercise / "checks.json").write_text(json.dumps([
+        {"kind": "file", "path": "/srv/index.html", "says": "the image holds /srv/index.html"},
+        {"kind": "file", "path": "/srv/secret", "exists": False, "says": "no secret in the image"},
+        {"kind": "history", "contains": "COPY", "says": "a COPY step made it"},
+        {"kind": "layers", "added_at_most": 1, "says": "one layer added"},
+    ]))
+    monkeypatch.setenv("DOCKERLAB_EXERCISES", str(tmp_path / "exercises"))
+    context = make_context(tmp_path / "c", {"Dockerfile": "FROM dockerlab/busybox\nCOPY index.html secret /srv/\n",
+                                            "index.html": "<h1>hi</h1>\n", "secret": "s3cret\n"})
+    before = ours(engine)
+    result = check_submission(lambda: engine, "copy-a-file", context=context, limits=LIMITS)
+    assert result.verdict == "failed"
+    assert result.feedback[:2] == ["✓ the image holds /srv/index.html",
+                                   "✗ no secret in the image: /srv/secret is in the image."]
+    assert result.checks_passed == 3
+    assert ours(engine) <= before
