@@ -257,6 +257,14 @@ def pids_at_limit(session: Session, container_id: str, limits: Limits) -> bool:
     return current >= limits.pids - 2
 
 
+def exited_in_time(session: Session, container_id: str, deadline: float) -> bool:
+    try:
+        session.engine.api.wait(container_id, timeout=max(deadline - time.monotonic(), 0.1))
+        return True
+    except requests.exceptions.RequestException:  # ReadTimeout / ConnectionError: still running
+        return False
+
+
 def sandboxed_run(session: Session, image: str, command: list[str] | None, limits: Limits) -> RunOutcome:
     """Run `image` (with `command`, or its own CMD) under the limits; the container is always removed."""
     api = session.engine.api
@@ -273,7 +281,8 @@ def sandboxed_run(session: Session, image: str, command: list[str] | None, limit
                               limits.output_bytes)
         reader.start()
         api.start(container_id)
-        finished = reader.done.wait(limits.timeout)
+        finished = reader.done.wait(limits.timeout) and (reader.overflowed or exited_in_time(
+            session, container_id, started + limits.timeout))  # output closed, yet still running?
         if not finished:
             outcome.limit = "pids-limit" if pids_at_limit(session, container_id, limits) else "timeout"
         elif reader.overflowed:

@@ -34,6 +34,8 @@ CASES = {
     "RUN step (not run by this check)": ({"Dockerfile": "FROM dockerlab/busybox\nRUN echo hi\n"}, "build-error", "RUN line"),
     "base image not on the engine": ({"Dockerfile": "FROM ubuntu:22.04\nCMD echo hi\n"}, "build-error", "dockerlab/busybox"),
     "CMD loops forever": ({"Dockerfile": "FROM dockerlab/busybox\nCMD while true; do :; done\n"}, "timeout", "still running"),
+    "closes its output, then sleeps": ({"Dockerfile": "FROM dockerlab/busybox\nCMD exec >&- 2>&-; sleep 60\n"},
+                                       "timeout", "still running"),
     "fork bomb": ({"Dockerfile": "FROM dockerlab/busybox\nCMD bomb(){ bomb | bomb & }; bomb; sleep 60\n"},
                   "pids-limit", "processes"),
     "memory hog": ({"Dockerfile": "FROM dockerlab/busybox\nCMD x=a; while true; do x=$x$x; done\n"},
