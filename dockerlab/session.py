@@ -164,10 +164,11 @@ def remove_labelled(engine: Engine, label_filter: str) -> dict[str, int]:
 def labelled_sessions(engine: Engine) -> set[str]:
     """Every session id that has resources on the engine."""
     client = engine.client
-    labels = [c.labels for c in client.containers.list(all=True, filters={"label": SESSION_LABEL})]
+    # The raw lists: the SDK's models would inspect each item, failing on one another session just removed.
+    labels = [c.get("Labels") or {} for c in engine.api.containers(all=True, filters={"label": SESSION_LABEL})]
     labels += [n.attrs.get("Labels") or {} for n in client.networks.list(filters={"label": SESSION_LABEL})]
     labels += [v.attrs.get("Labels") or {} for v in client.volumes.list(filters={"label": SESSION_LABEL})]
-    labels += [i.labels for i in client.images.list(all=True, filters={"label": SESSION_LABEL})]
+    labels += [i.get("Labels") or {} for i in engine.api.images(all=True, filters={"label": SESSION_LABEL})]
     return {item[SESSION_LABEL] for item in labels}
 
 

@@ -32,11 +32,9 @@ def engine():
 def ours(engine) -> set[str]:
     """Containers and images of sessions this test process made (other helpers' sessions are ignored)."""
     prefix = f"{os.getpid()}-"
-    client = engine.client
-    found = {f"container {c.id}" for c in client.containers.list(all=True, filters={"label": SESSION_LABEL})
-             if c.labels[SESSION_LABEL].startswith(prefix)}
-    found |= {f"image {i.id}" for i in client.images.list(all=True, filters={"label": SESSION_LABEL})
-              if i.labels[SESSION_LABEL].startswith(prefix)}
+    listed = [("container", c) for c in engine.api.containers(all=True, filters={"label": SESSION_LABEL})]
+    listed += [("image", i) for i in engine.api.images(all=True, filters={"label": SESSION_LABEL})]
+    found = {f"{kind} {item['Id']}" for kind, item in listed if item["Labels"][SESSION_LABEL].startswith(prefix)}
     return found
 
 

@@ -73,10 +73,10 @@ def test_grade_writes_the_expected_table_and_leaves_nothing(tmp_path):
 
 def left_by(pid: int) -> list[str]:
     """Containers and images still labelled with a session of process `pid` (sessions are named PID-...)."""
-    client = connect_engine().client
-    labelled = client.containers.list(all=True, filters={"label": SESSION_LABEL})
-    labelled += client.images.list(all=True, filters={"label": SESSION_LABEL})
-    return [item.id for item in labelled if item.labels[SESSION_LABEL].startswith(f"{pid}-")]
+    api = connect_engine().api
+    labelled = api.containers(all=True, filters={"label": SESSION_LABEL})
+    labelled += api.images(all=True, filters={"label": SESSION_LABEL})
+    return [item["Id"] for item in labelled if item["Labels"][SESSION_LABEL].startswith(f"{pid}-")]
 
 
 def test_grade_refuses_a_missing_folder(tmp_path):
