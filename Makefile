@@ -3,13 +3,17 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup lab test test-fast bench clean
+.PHONY: setup lab student test test-fast bench clean
 
 setup:
 	$(PYTHON) scripts/setup.py
 
-lab: setup
-	$(BIN)/dockerlab lab notebooks
+# Learners work in the student versions (student/, generated; a notebook you edited is never overwritten).
+lab: student
+	$(BIN)/dockerlab lab student
+
+student: setup
+	$(BIN)/dockerlab student --source notebooks --out student
 
 # One pytest run: unit and integration tests (tests/), then every lesson under nbval (notebooks/).
 test: setup

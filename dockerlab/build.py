@@ -109,12 +109,16 @@ def stream_build(
     dockerfile: str = "Dockerfile",
     on_progress: Callable[[BuildProgress, dict], None] | None = None,
     fileobj: io.BytesIO | None = None,
+    **build_options,
 ) -> BuildProgress:
-    """Build with the classic builder, streaming events into `on_progress`; raise `BuildFailed`."""
+    """Build with the classic builder, streaming events into `on_progress`; raise `BuildFailed`.
+
+    `build_options` go to `APIClient.build` as they are (the sandbox passes limits and a timeout).
+    """
     if fileobj is None:
         check_context(Path(path), dockerfile)
     progress = BuildProgress()
-    kwargs = dict(tag=tag, rm=True, forcerm=True, decode=True, labels=labels, dockerfile=dockerfile)
+    kwargs = dict(tag=tag, rm=True, forcerm=True, decode=True, labels=labels, dockerfile=dockerfile, **build_options)
     if fileobj is not None:
         kwargs.update(fileobj=fileobj, custom_context=True)
     else:

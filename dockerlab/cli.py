@@ -1,4 +1,6 @@
-"""The `dockerlab` command: doctor, clean, lab, registry, layers, diff. Errors are one sentence, never a traceback."""
+"""The `dockerlab` command: doctor, clean, lab, registry, layers, diff, check, grade, student.
+
+Errors are one sentence on stderr, never a traceback."""
 from __future__ import annotations
 
 import argparse
@@ -170,6 +172,47 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    import json
+
+    from .engine import connect_engine
+    from .grading import check_submission
+
+    answer = None
+    if args.answer is not None:
+        answer = args.answer[0] if len(args.answer) == 1 and not args.multiple else args.answer
+    result = check_submission(connect_engine, args.exercise, context=args.context, answer=answer,
+                              hidden=args.hidden, limits={"timeout": args.timeout} if args.timeout else None)
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+    else:
+        print("\n".join([result.headline, *(f"  {line}" for line in result.feedback)]))
+    return result.exit_code
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from .engine import connect_engine
+    from .grading import grade
+
+    out = Path(args.out)
+    report = Path(args.report) if args.report else out.with_suffix(".md")
+    rows = grade(connect_engine, args.submissions, out, report, args.exercise or None,
+                 limits={"timeout": args.timeout} if args.timeout else None)
+    students = len({row["student"] for row in rows})
+    passed = sum(row["verdict"] == "passed" for row in rows)
+    print(f"Graded {students} submission(s): {passed} of {len(rows)} exercise results passed; "
+          f"wrote {out} and {report}.")
+    return 0
+
+
+def cmd_student(args: argparse.Namespace) -> int:
+    from .student import generate
+
+    for line in generate(Path(args.source), Path(args.out), force=args.force):
+        print(line)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dockerlab", description="Learn Docker images and containers for real.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -196,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     registry.add_argument("--password", help="that user's password (stored only as a bcrypt hash)")
     registry.add_argument("--storage", help="a folder or a name whose images survive restarts (default: temporary)")
     registry.set_defaults(func=cmd_registry)
+
     layers = commands.add_parser("layers", help="show an image's layers (and the files each one changes)")
     layers.add_argument("image", nargs="?", help="an image on the engine")
     layers.add_argument("--archive", metavar="FILE", help="read a `docker save` or OCI archive instead (files always read)")
@@ -207,6 +251,30 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("container")
     diff.add_argument("--json", action="store_true", help="print JSON")
     diff.set_defaults(func=cmd_diff)
+
+    check = commands.add_parser("check", help="check an exercise: exit 0 passed, 1 not yet passed, 2 could not check")
+    check.add_argument("exercise", help="the exercise id, e.g. first-image")
+    check.add_argument("--context", help="the folder to build (image exercises; default: the exercise's folder)")
+    check.add_argument("--answer", action="append", help="a quiz answer (repeat for several choices)")
+    check.add_argument("--multiple", action="store_true", help="treat a single --answer as a list of one choice")
+    check.add_argument("--hidden", action="store_true", help="run the hidden checks too (instructors)")
+    check.add_argument("--timeout", type=float, help="seconds a checked container may run")
+    check.add_argument("--json", action="store_true", help='print {"exercise", "passed", "verdict", "feedback"}')
+    check.set_defaults(func=cmd_check, error_exit_code=2)
+
+    grade = commands.add_parser("grade", help="run public and hidden checks on every submission, in the sandbox")
+    grade.add_argument("submissions", help="a folder with one folder (or notebook) per student")
+    grade.add_argument("--out", default="grades.csv", help="the CSV to write (one row per student and exercise)")
+    grade.add_argument("--report", help="the Markdown report to write (default: next to the CSV, .md)")
+    grade.add_argument("--exercise", action="append", help="grade only this exercise (repeatable)")
+    grade.add_argument("--timeout", type=float, help="seconds a checked container may run")
+    grade.set_defaults(func=cmd_grade, error_exit_code=2)
+
+    student = commands.add_parser("student", help="generate the student notebooks from the instructor ones")
+    student.add_argument("--source", default=str(REPO / "notebooks"))
+    student.add_argument("--out", default=str(REPO / "student"))
+    student.add_argument("--force", action="store_true", help="overwrite student notebooks even if edited")
+    student.set_defaults(func=cmd_student)
     return parser
 
 

@@ -94,3 +94,17 @@ class ImageInUse(DockerlabError):
 
 class SwarmError(DockerlabError):
     """A swarm step failed: init, a service that does not converge, leaving."""
+class ExerciseNotFound(DockerlabError):
+    """An exercise id with no folder under `exercises/`."""
+
+
+class CheckRefused(DockerlabError):
+    """A check that cannot run safely or at all (a context too big, limits the engine ignores)."""
+
+
+class BadAnswer(DockerlabError):
+    """A quiz answer of the wrong kind (a number where a choice is expected, an unknown option)."""
+
+
+class NotYetTried(DockerlabError):
+    """A hint or solution asked for before the learner tried the exercise's check."""

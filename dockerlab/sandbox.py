@@ -1,0 +1,309 @@
+"""Limited builds and runs for checking a learner's work: untrusted code never runs unbounded.
+
+Every container a check starts from a learner's image has no network, memory equal to memory+swap,
+a pids limit, a CPU share, a read-only root with a small tmpfs at /tmp, no capabilities,
+no-new-privileges, a non-root user where the exercise allows, a wall-clock timeout (stop, then kill)
+and a cap on the output it may print (read as it comes, so a flood is never held in memory). Builds
+get no network, memory and CPU limits and a deadline; their contexts are measured (size, files,
+symlinks) before anything is packed. Limits are probed once per engine before they are relied on.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import requests
+from docker.utils import parse_bytes
+from docker.utils.build import PatternMatcher
+
+from .build import check_context, stream_build
+from .errors import BuildFailed, CheckRefused, EngineUnavailable
+from .session import Session
+
+FORK_FAILED = re.compile(r"can't fork|fork: retry|fork failed|Resource temporarily unavailable", re.I)
+NO_NETWORK = re.compile(r"bad address|Network is unreachable|network unreachable|Could not resolve|"
+                        r"Temporary failure in name resolution|Name or service not known", re.I)
+RUN_LINE = re.compile(r"^\s*RUN\b", re.I | re.M)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one check may use; an exercise can change any of these in its `exercise.json`."""
+
+    timeout: float = 10.0  # seconds of wall clock for one run
+    build_timeout: float = 30.0  # seconds of wall clock for the build
+    memory: str = "64m"  # memory, and memory+swap: no swap at all
+    pids: int = 64
+    cpus: float = 0.5
+    tmpfs: str = "8m"  # the only writable place: /tmp
+    output_bytes: int = 64 * 1024  # stdout+stderr kept; more stops the run
+    context_bytes: int = 1024 * 1024  # a build context bigger than this is refused before packing
+    context_files: int = 500
+    user: str | None = "65534:65534"  # nobody; None keeps the image's own user
+    allow_run: bool = False  # RUN steps: the classic builder cannot limit their pids
+
+    def replace(self, **changes) -> "Limits":
+        known = {f.name for f in dataclasses.fields(self)}
+        return dataclasses.replace(self, **{key: value for key, value in changes.items() if key in known})
+
+
+@dataclass
+class RunOutcome:
+    """What a limited run did: its output (capped), exit code, and the limit it hit, if any."""
+
+    command: list[str] | None
+    stdout: str = ""
+    stderr: str = ""
+    exit_code: int | None = None
+    limit: str | None = None  # "timeout", "memory-limit", "pids-limit", "output-limit" or None
+    seconds: float = 0.0
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    @property
+    def tried_network(self) -> bool:
+        return bool(NO_NETWORK.search(self.output))
+
+
+class LimitReached(Exception):
+    """A build that ran past its deadline (runs report limits in `RunOutcome.limit` instead)."""
+
+    def __init__(self, verdict: str, sentence: str) -> None:
+        super().__init__(sentence)
+        self.verdict = verdict
+        self.sentence = sentence
+
+
+# --- probing that limits bite -----------------------------------------------------------------------
+
+_limits_bite: dict[str, bool] = {}
+
+
+def ensure_limits_bite(session: Session) -> None:
+    """Refuse to check anything on an engine that accepts limits but ignores them (probed once)."""
+    from .doctor import pids_limit_bites
+
+    host = session.engine.host
+    if host not in _limits_bite:
+        _limits_bite[host] = pids_limit_bites(session)
+    if not _limits_bite[host]:
+        raise CheckRefused(
+            "This Docker engine accepts resource limits but does not enforce them (a pids limit was "
+            "ignored, as rootless engines often do), so the kit will not run untrusted code on it; "
+            "check on a rootful engine (see `dockerlab doctor`)."
+        )
+
+
+# --- build contexts ---------------------------------------------------------------------------------
+
+@dataclass
+class ContextSize:
+    files: int = 0
+    bytes: int = 0
+    skipped: list[str] = field(default_factory=list)  # left out by .dockerignore
+
+
+def _ignore_matcher(root: Path) -> PatternMatcher | None:
+    ignore = root / ".dockerignore"
+    if not ignore.is_file():
+        return None
+    lines = [line.strip() for line in ignore.read_text(errors="replace").splitlines()]
+    return PatternMatcher([line for line in lines if line and not line.startswith("#")])
+
+
+def measure_context(path: Path, limits: Limits) -> ContextSize:
+    """Walk the folder (links not followed) and refuse it before packing: too big, empty, links out."""
+    root = path.resolve()
+    if not root.is_dir():
+        raise BuildFailed(f"The build context '{path}' is not a folder; give the folder that holds the Dockerfile.")
+    matcher = _ignore_matcher(root)
+    size = ContextSize()
+    for folder, subfolders, files in os.walk(root):
+        here = Path(folder)
+        for name in sorted(subfolders + files):
+            full = here / name
+            relative = full.relative_to(root).as_posix()
+            if matcher is not None and matcher.matches(relative):
+                size.skipped.append(relative)
+                if name in subfolders:
+                    subfolders.remove(name)
+                continue
+            if full.is_symlink():
+                target = Path(os.path.realpath(full))
+                if target != root and root not in target.parents:
+                    raise BuildFailed(
+                        f"'{relative}' in '{path}' is a link to {os.readlink(full)}, outside the build "
+                        "context: the builder sends only what is inside the folder, so copy that file "
+                        "into the folder instead of linking to it."
+                    )
+            if name in files:
+                size.files += 1
+                size.bytes += full.lstat().st_size
+            if size.bytes > limits.context_bytes or size.files > limits.context_files:
+                raise CheckRefused(
+                    f"The folder '{path}' holds more than {limits.context_bytes // 1024} KiB or "
+                    f"{limits.context_files} files (counting stopped there), too much to send to the "
+                    "builder for this exercise; keep only the Dockerfile and what it copies, or list "
+                    "the rest in a .dockerignore file."
+                )
+    if size.files == 0:
+        raise BuildFailed(
+            f"The folder '{path}' is empty; put a file named 'Dockerfile' in it (the exercise's "
+            "starter files are a good start)."
+        )
+    return size
+
+
+def sandboxed_build(session: Session, path: str | Path, limits: Limits) -> str:
+    """Build the learner's context without network, with memory/CPU limits and a deadline; the image id.
+
+    The image carries the session's label (no tag), so the check's cleanup removes it.
+    """
+    path = Path(path)
+    measure_context(path, limits)
+    dockerfile = check_context(path, "Dockerfile")
+    if not limits.allow_run and RUN_LINE.search(dockerfile.read_text(errors="replace")):
+        raise BuildFailed(
+            f"'{dockerfile}' has a RUN line, which this exercise's check does not run (the classic "
+            "builder cannot limit what a RUN step starts); this exercise needs no RUN: remove it."
+        )
+    memory = parse_bytes(limits.memory)
+    deadline = time.monotonic() + limits.build_timeout
+
+    def past_deadline(progress, event) -> None:
+        if time.monotonic() > deadline:
+            raise LimitReached("timeout", f"The build took longer than {limits.build_timeout:g} s and was stopped.")
+
+    try:
+        progress = stream_build(
+            session.engine, path, None, session.labels, on_progress=past_deadline,
+            network_mode="none", timeout=limits.build_timeout,
+            container_limits={"memory": memory, "memswap": memory, "cpushares": 512},
+        )
+    except (EngineUnavailable, requests.exceptions.Timeout):
+        if time.monotonic() > deadline:  # the stream went silent past the deadline
+            raise LimitReached("timeout", f"The build took longer than {limits.build_timeout:g} s and was stopped.") from None
+        raise
+    return progress.image_id
+
+
+# --- runs -------------------------------------------------------------------------------------------
+
+class OutputReader(threading.Thread):
+    """Reads a container's stdout/stderr as it comes, keeping at most `cap` bytes; stops at the cap."""
+
+    def __init__(self, stream, cap: int) -> None:
+        super().__init__(daemon=True)
+        self.stream = stream
+        self.cap = cap
+        self.stdout = bytearray()
+        self.stderr = bytearray()
+        self.overflowed = False
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            for out, err in self.stream:
+                for chunk, buffer in ((out, self.stdout), (err, self.stderr)):
+                    if not chunk:
+                        continue
+                    room = self.cap - len(self.stdout) - len(self.stderr)
+                    buffer += chunk[:max(room, 0)]
+                    if len(chunk) > room:
+                        self.overflowed = True
+                        return
+        except (OSError, ValueError, requests.exceptions.RequestException):
+            pass  # the stream was closed under us: the run is over
+        finally:
+            self.done.set()
+
+    def close(self) -> None:
+        try:
+            self.stream.close()
+        except (OSError, AttributeError, ValueError):
+            pass
+
+
+def host_config(session: Session, limits: Limits) -> dict:
+    """The limits every checked container runs with (see the module docstring)."""
+    return session.engine.api.create_host_config(
+        network_mode="none",
+        mem_limit=limits.memory,
+        memswap_limit=limits.memory,
+        pids_limit=limits.pids,
+        nano_cpus=int(limits.cpus * 1e9),
+        read_only=True,
+        tmpfs={"/tmp": f"rw,nosuid,nodev,size={limits.tmpfs},mode=1777"},
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges"],
+        log_config={"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
+    )
+
+
+def pids_at_limit(session: Session, container_id: str, limits: Limits) -> bool:
+    try:
+        stats = session.engine.api.stats(container_id, stream=False, one_shot=True)
+    except docker.errors.APIError:
+        return False
+    current = (stats.get("pids_stats") or {}).get("current") or 0
+    return current >= limits.pids - 2
+
+
+def exited_in_time(session: Session, container_id: str, deadline: float) -> bool:
+    try:
+        session.engine.api.wait(container_id, timeout=max(deadline - time.monotonic(), 0.1))
+        return True
+    except requests.exceptions.RequestException:  # ReadTimeout / ConnectionError: still running
+        return False
+
+
+def sandboxed_run(session: Session, image: str, command: list[str] | None, limits: Limits) -> RunOutcome:
+    """Run `image` (with `command`, or its own CMD) under the limits; the container is always removed."""
+    api = session.engine.api
+    started = time.monotonic()
+    outcome = RunOutcome(command)
+    created = api.create_container(
+        image, command=command, user=limits.user or "", labels=session.labels,
+        host_config=host_config(session, limits), network_disabled=True,
+    )
+    container_id = created["Id"]
+    reader = None
+    try:
+        reader = OutputReader(api.attach(container_id, stdout=True, stderr=True, stream=True, logs=True, demux=True),
+                              limits.output_bytes)
+        reader.start()
+        api.start(container_id)
+        finished = reader.done.wait(limits.timeout) and (reader.overflowed or exited_in_time(
+            session, container_id, started + limits.timeout))  # output closed, yet still running?
+        if not finished:
+            outcome.limit = "pids-limit" if pids_at_limit(session, container_id, limits) else "timeout"
+        elif reader.overflowed:
+            outcome.limit = "output-limit"
+        reader.close()  # first: a daemon blocked writing to an unread stream would not stop it
+        api.stop(container_id, timeout=1)  # SIGTERM, then SIGKILL a second later
+        reader.join(2)
+        state = api.inspect_container(container_id)["State"]
+        outcome.exit_code = state.get("ExitCode")
+        outcome.stdout = reader.stdout.decode(errors="replace")
+        outcome.stderr = reader.stderr.decode(errors="replace")
+        if state.get("OOMKilled"):
+            outcome.limit = "memory-limit"
+        elif FORK_FAILED.search(outcome.output):
+            outcome.limit = "pids-limit"
+    finally:
+        if reader is not None:
+            reader.close()
+        try:
+            api.remove_container(container_id, force=True, v=True)
+        except (docker.errors.APIError, requests.exceptions.RequestException):
+            pass  # the session's cleanup tries again
+        outcome.seconds = time.monotonic() - started
+    return outcome

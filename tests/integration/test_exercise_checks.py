@@ -1,0 +1,139 @@
+"""`dockerlab check` against the real engine: every bad input gets its verdict, a sentence, and leaves nothing."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from bad_inputs import CASES, GREETING, QUIZ_CASES, TIMEOUT, make_context
+from dockerlab import sandbox
+from dockerlab.build import ensure_base_image
+from dockerlab.engine import connect_engine
+from dockerlab.errors import Interrupted
+from dockerlab.grading import check_submission
+from dockerlab.session import SESSION_LABEL
+
+DOCKERLAB = str(Path(sys.executable).with_name("dockerlab"))
+LIMITS = {"timeout": TIMEOUT}
+
+
+@pytest.fixture(scope="module")
+def engine():
+    engine = connect_engine()
+    ensure_base_image(engine)
+    yield engine
+    engine.client.close()
+
+
+def ours(engine) -> set[str]:
+    """Containers and images of sessions this test process made (other helpers' sessions are ignored)."""
+    prefix = f"{os.getpid()}-"
+    listed = [("container", c) for c in engine.api.containers(all=True, filters={"label": SESSION_LABEL})]
+    listed += [("image", i) for i in engine.api.images(all=True, filters={"label": SESSION_LABEL})]
+    found = {f"{kind} {item['Id']}" for kind, item in listed if item["Labels"][SESSION_LABEL].startswith(prefix)}
+    return found
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_first_image_answer_gets_its_verdict_and_leaves_nothing(case, engine, tmp_path):
+    files, verdict, phrase = CASES[case]
+    context = make_context(tmp_path / "context", files)
+    before = ours(engine)
+    result = check_submission(lambda: engine, "first-image", context=context, limits=LIMITS)
+    assert result.verdict == verdict, repr(result)
+    assert phrase in "\n".join(result.feedback), repr(result)
+    assert "Traceback" not in repr(result)
+    assert ours(engine) <= before
+
+
+@pytest.mark.parametrize("case", list(QUIZ_CASES))
+def test_quiz_answer_gets_its_verdict(case):
+    exercise, answer, verdict, phrase = QUIZ_CASES[case]
+    result = check_submission(None, exercise, answer=answer)  # a quiz never needs the engine
+    assert result.verdict == verdict
+    assert phrase in "\n".join(result.feedback)
+
+
+def test_the_solution_passes_the_hidden_checks_too(engine):
+    result = check_submission(lambda: engine, "first-image", hidden=True, limits=LIMITS,
+                              context=Path(__file__).parents[2] / "exercises" / "first-image" / "solution")
+    assert result.passed, repr(result)
+    assert result.checks_passed == result.checks_total == 6
+
+
+def test_an_entrypoint_answer_fails_only_hidden_checks(engine, tmp_path):
+    context = make_context(tmp_path / "c", {"Dockerfile": f'FROM dockerlab/busybox\nENTRYPOINT ["echo", "{GREETING}"]\n'})
+    assert check_submission(lambda: engine, "first-image", context=context, limits=LIMITS).passed
+    hidden = check_submission(lambda: engine, "first-image", context=context, hidden=True, limits=LIMITS)
+    assert hidden.verdict == "failed"
+    assert any("ENTRYPOINT" in line for line in hidden.feedback)
+
+
+def test_cli_exit_codes_and_json(tmp_path):
+    right = make_context(tmp_path / "right", CASES["right answer"][0])
+    wrong = make_context(tmp_path / "wrong", CASES["wrong text"][0])
+    for context, code, verdict in ((right, 0, "passed"), (wrong, 1, "failed"), (tmp_path / "absent", 1, "build-error")):
+        done = subprocess.run([DOCKERLAB, "check", "first-image", "--context", str(context), "--json"],
+                              capture_output=True, text=True)
+        answer = json.loads(done.stdout)
+        assert (done.returncode, answer["verdict"]) == (code, verdict)
+        assert set(answer) == {"exercise", "passed", "verdict", "feedback"}
+    unknown = subprocess.run([DOCKERLAB, "check", "no-such-exercise"], capture_output=True, text=True)
+    assert unknown.returncode == 2
+    assert "There is no exercise 'no-such-exercise'" in unknown.stdout
+
+
+def test_engine_down_is_could_not_check(tmp_path):
+    context = make_context(tmp_path / "c", CASES["right answer"][0])
+    done = subprocess.run([DOCKERLAB, "check", "first-image", "--context", str(context)], capture_output=True,
+                          text=True, env={**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no.sock"})
+    assert done.returncode == 2
+    assert "Could not reach the Docker engine" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_ctrl_c_during_a_run_removes_everything_the_check_made(engine, tmp_path):
+    context = make_context(tmp_path / "loop", CASES["CMD loops forever"][0])
+    before = ours(engine)
+    timer = threading.Timer(2.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(Interrupted):
+            check_submission(lambda: engine, "first-image", context=context, limits={"timeout": 30})
+    finally:
+        timer.cancel()
+    assert ours(engine) <= before
+
+
+def test_checks_refuse_where_limits_do_not_bite(engine, tmp_path, monkeypatch):
+    monkeypatch.setattr(sandbox, "_limits_bite", {engine.host: False})
+    context = make_context(tmp_path / "c", CASES["right answer"][0])
+    result = check_submission(lambda: engine, "first-image", context=context, limits=LIMITS)
+    assert result.verdict == "error"
+    assert "will not run untrusted code" in result.feedback[0]
+
+
+def test_file_and_history_checks_look_inside_the_image_without_running_it(engine, tmp_path, monkeypatch):
+    exercise = tmp_path / "exercises" / "copy-a-file"
+    (exercise / "hidden").mkdir(parents=True)
+    (exercise / "exercise.json").write_text(json.dumps({"title": "Copy a file", "hints": ["COPY it."]}))
+    (exercise / "checks.json").write_text(json.dumps([
+        {"kind": "file", "path": "/srv/index.html", "says": "the image holds /srv/index.html"},
+        {"kind": "file", "path": "/srv/secret", "exists": False, "says": "no secret in the image"},
+        {"kind": "history", "contains": "COPY", "says": "a COPY step made it"},
+        {"kind": "layers", "added_at_most": 1, "says": "one layer added"},
+    ]))
+    monkeypatch.setenv("DOCKERLAB_EXERCISES", str(tmp_path / "exercises"))
+    context = make_context(tmp_path / "c", {"Dockerfile": "FROM dockerlab/busybox\nCOPY index.html secret /srv/\n",
+                                            "index.html": "<h1>hi</h1>\n", "secret": "s3cret\n"})
+    before = ours(engine)
+    result = check_submission(lambda: engine, "copy-a-file", context=context, limits=LIMITS)
+    assert result.verdict == "failed"
+    assert result.feedback[:2] == ["✓ the image holds /srv/index.html",
+                                   "✗ no secret in the image: /srv/secret is in the image."]
+    assert result.checks_passed == 3
+    assert ours(engine) <= before

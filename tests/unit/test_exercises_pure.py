@@ -1,0 +1,176 @@
+"""Exercise definitions, quizzes, feedback wording, contexts and student notebooks: pure logic, no engine."""
+import json
+
+import nbformat
+import pytest
+
+from dockerlab.errors import BadAnswer, BuildFailed, CheckRefused, ExerciseNotFound, NotYetTried
+from dockerlab.exercises import (all_exercise_ids, answer_digest, answer_is_right, evaluate, explain_output_difference,
+                                 load_exercise, validate_answer)
+from dockerlab.feedback import VERDICTS, CheckResult, Progress
+from dockerlab.grading import check_submission, literal_answers
+from dockerlab.sandbox import Limits, RunOutcome, measure_context
+from dockerlab.student import student_version
+
+GREETING = "Hello World!! My first Docker image"
+CHECK_KINDS = {"output", "exit_code", "config", "layers", "history", "base", "file"}
+
+
+def test_every_exercise_loads_with_known_check_kinds_and_a_solution():
+    assert {"first-image", "image-or-container", "what-survives-rm"} <= set(all_exercise_ids())
+    for exercise_id in all_exercise_ids():
+        exercise = load_exercise(exercise_id)
+        assert exercise.hints and exercise.solution()
+        assert {check["kind"] for check in exercise.checks(hidden=True)} <= CHECK_KINDS
+        if exercise.is_quiz:
+            assert exercise.spec["answers_sha256"]
+
+
+def test_quiz_definitions_do_not_spell_out_their_answers():
+    text = (load_exercise("image-or-container").folder / "exercise.json").read_text()
+    assert "answers_sha256" in text and "correct" not in text.lower()
+    exercise = load_exercise("image-or-container")
+    right = [option for option in exercise.options if answer_is_right(exercise, option)]
+    assert right == ["A new container"]
+
+
+def test_answers_match_whatever_the_case_spacing_or_order():
+    survives = load_exercise("what-survives-rm")
+    assert answer_is_right(survives, ["a named volume it used ", "THE IMAGE IT WAS MADE FROM"])
+    assert not answer_is_right(survives, ["The image it was made from"])
+    assert answer_is_right(load_exercise("list-stopped-containers"), "  docker   ps --all. ")
+    assert answer_digest("x", ["b", "a"]) == answer_digest("x", ["a", "b"])
+
+
+@pytest.mark.parametrize("exercise_id, answer, phrase", [
+    ("image-or-container", 2, "not a number"),
+    ("image-or-container", ["A new container"], "not a list"),
+    ("image-or-container", "a banana", "is not one of the options"),
+    ("what-survives-rm", "The image it was made from", "must be a list"),
+    ("what-survives-rm", ["The image it was made from", 7], "must be a list"),
+    ("list-stopped-containers", {"cmd": "docker ps -a"}, "not a dict"),
+])
+def test_a_wrong_kind_of_answer_is_refused_with_the_expected_shape(exercise_id, answer, phrase):
+    with pytest.raises(BadAnswer, match=phrase):
+        validate_answer(load_exercise(exercise_id), answer)
+
+
+def test_no_answer_yet_is_not_yet_passed_and_a_bad_one_could_not_check():
+    assert check_submission(None, "image-or-container").verdict == "failed"
+    bad = check_submission(None, "image-or-container", answer=True)
+    assert (bad.verdict, bad.exit_code) == ("error", 2)
+    assert check_submission(None, "no-such").feedback == [
+        "There is no exercise 'no-such'; the exercises are: " + ", ".join(all_exercise_ids()) + "."]
+
+
+@pytest.mark.parametrize("printed, phrase", [
+    (GREETING + "\n", ""),
+    (GREETING, ""),
+    ("", "printed nothing"),
+    (f'"{GREETING}"\n', "quotes too"),
+    (f"  {GREETING}\n\n", "extra spaces"),
+    (GREETING.lower() + "\n", "case"),
+    ("Hello World! My first Docker image\n", "character 13"),
+])
+def test_output_differences_are_named(printed, phrase):
+    problem = explain_output_difference(printed, GREETING, RunOutcome(None, stdout=printed), {"Cmd": ["echo"]})
+    assert (phrase in problem) if phrase else problem == ""
+
+
+def test_an_image_still_running_the_base_cmd_is_told_to_add_a_cmd():
+    problem = explain_output_difference("", GREETING, RunOutcome(None), {"Cmd": ["sh"]})
+    assert "base image's CMD (sh)" in problem
+
+
+class FakeImage:
+    config = {"Cmd": ["/bin/sh", "-c", "echo hi"], "Entrypoint": None}
+
+    def __init__(self, run):
+        self._run = run
+
+    def run(self, command):
+        return self._run
+
+    def layers_added(self):
+        return 0
+
+
+def test_a_run_that_hits_a_limit_makes_the_finding_carry_it():
+    finding = evaluate({"kind": "output", "equals": "hi"}, FakeImage(RunOutcome(None, limit="timeout")))
+    assert (finding.ok, finding.limit) == (False, "timeout")
+    assert evaluate({"kind": "config", "field": "Entrypoint", "equals": None}, FakeImage(None)).ok
+    assert evaluate({"kind": "layers", "added_at_most": 0}, FakeImage(None)).ok
+
+
+def test_result_json_and_exit_codes():
+    assert CheckResult("x", "passed").exit_code == 0
+    assert CheckResult("x", "timeout").exit_code == 1
+    assert CheckResult("x", "error").exit_code == 2
+    assert set(CheckResult("x", "failed", ["a"]).to_json()) == {"exercise", "passed", "verdict", "feedback"}
+    assert VERDICTS == ("passed", "failed", "build-error", "timeout", "memory-limit", "pids-limit", "output-limit", "error")
+
+
+def test_hints_open_after_a_try_and_the_solution_after_a_hint():
+    progress, exercise = Progress(), load_exercise("first-image")
+    with pytest.raises(NotYetTried, match="hints open after a first attempt"):
+        progress.next_hint(exercise)
+    progress.record_attempt(CheckResult("first-image", "failed"))
+    with pytest.raises(NotYetTried, match="Look at a hint first"):
+        progress.solution(exercise)
+    assert progress.next_hint(exercise).startswith("Hint 1 of 2")
+    assert progress.next_hint(exercise).startswith("Hint 2 of 2")
+    assert "CMD echo" in progress.solution(exercise)
+    with pytest.raises(ExerciseNotFound):
+        load_exercise("../etc")
+
+
+def test_contexts_are_measured_and_refused_before_packing(tmp_path):
+    limits = Limits(context_bytes=1000, context_files=3)
+    (tmp_path / "Dockerfile").write_text("FROM dockerlab/busybox\n")
+    assert measure_context(tmp_path, limits).files == 1
+    (tmp_path / "inside").symlink_to("Dockerfile")
+    measure_context(tmp_path, limits)  # a link inside the folder is fine
+    (tmp_path / ".dockerignore").write_text("big\n")
+    (tmp_path / "big").write_text("x" * 5000)
+    assert "big" in measure_context(tmp_path, limits).skipped
+    (tmp_path / "big2").write_text("x" * 5000)
+    with pytest.raises(CheckRefused, match="too much to send"):
+        measure_context(tmp_path, limits)
+    (tmp_path / "big2").unlink()
+    (tmp_path / "out").symlink_to("/etc/passwd")
+    with pytest.raises(BuildFailed, match="outside the build context"):
+        measure_context(tmp_path, limits)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(BuildFailed, match="is empty"):
+        measure_context(empty, limits)
+
+
+def test_limits_take_an_exercise_s_overrides_and_ignore_unknown_keys():
+    limits = Limits().replace(timeout=5, memory="32m", colour="red")
+    assert (limits.timeout, limits.memory, limits.pids) == (5, "32m", 64)
+
+
+def test_literal_quiz_answers_are_read_from_a_notebook_without_running_it():
+    source = ('import dockerlab\ndockerlab.quiz("a", answer="x")\ndockerlab.check("b", answer=["y", "z"])\n'
+              'dockerlab.quiz("c", answer=open("/etc/passwd").read())\n')
+    assert literal_answers(source) == {"a": "x", "b": ["y", "z"]}
+    assert literal_answers("this is not python (") == {}
+
+
+def test_student_version_stubs_solutions_drops_hidden_checks_and_clears_outputs():
+    cells = [
+        nbformat.v4.new_code_cell("answer = 42", metadata={"tags": ["solution"]}),
+        nbformat.v4.new_code_cell("x = 1\n### BEGIN SOLUTION\n    y = 2\n### END SOLUTION\nprint(x)", metadata={"tags": ["solution"]}),
+        nbformat.v4.new_code_cell("secret()", metadata={"tags": ["hidden-check"]}),
+        nbformat.v4.new_code_cell("q()", metadata={"tags": ["solution"], "dockerlab": {"stub": "# Your turn\nq(None)"}}),
+        nbformat.v4.new_code_cell("shown()", outputs=[nbformat.v4.new_output("stream", text="out")], execution_count=3),
+    ]
+    student = student_version(nbformat.v4.new_notebook(cells=cells))
+    sources = [cell.source for cell in student.cells]
+    assert sources[0].startswith("# Your turn") and "42" not in sources[0]
+    assert sources[1] == "x = 1\n# Your turn: write your answer here, then run the check below.\nprint(x)"
+    assert sources[2] == "# Your turn\nq(None)" and len(sources) == 4
+    assert student.cells[3].outputs == [] and student.cells[3].execution_count is None
+    assert cells[0].source == "answer = 42"  # the instructor notebook is not changed
+    assert json.loads(nbformat.writes(student))["metadata"]["dockerlab"]["student_version"] is True
