@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bad_inputs import CASES, GREETING, QUIZ_CASES, TIMEOUT, make_context
+from .bad_inputs import CASES, GREETING, QUIZ_CASES, TIMEOUT, make_context
 from dockerlab import sandbox
 from dockerlab.build import ensure_base_image
 from dockerlab.engine import connect_engine

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import nbformat
 
-from bad_inputs import GREETING, TIMEOUT
+from .bad_inputs import GREETING, TIMEOUT
 from dockerlab.engine import connect_engine
 from dockerlab.session import SESSION_LABEL
 
