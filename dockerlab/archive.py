@@ -1,7 +1,8 @@
 """Reading images as streams: `docker save` output (Engine <=24 and 25+ layouts) and OCI archives.
 
 One pass over the archive, headers only: layer tars are read entry by entry (their file contents are
-skipped, never extracted, never held in memory), gzip and zstd layers are decompressed on the fly.
+skipped, never extracted, never held in memory), gzip and zstd layers (and a gzipped or zstd-compressed
+archive) are decompressed on the fly.
 Members may come in any order (Engine <=24 puts `manifest.json` last, after the layers), so layers are
 summarised under their archive path and matched to diff_ids at the end. Duplicate layers reached
 through symlinks or hard links are followed; a layer whose blob is missing is reported as not
@@ -16,6 +17,7 @@ import posixpath
 import tarfile
 import threading
 import zlib
+from queue import Full, Queue
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Iterator
@@ -82,7 +84,7 @@ class ChunkReader(io.RawIOBase):
 
     def __init__(self, chunks: Iterator[bytes], on_read: Callable[[int], None] | None = None) -> None:
         self._chunks = iter(chunks)
-        self._pending = b""
+        self._pending = memoryview(b"")
         self._on_read = on_read
         self.total = 0
 
@@ -92,7 +94,7 @@ class ChunkReader(io.RawIOBase):
     def readinto(self, buffer) -> int:
         while not self._pending:
             try:
-                self._pending = next(self._chunks)
+                self._pending = memoryview(next(self._chunks))
             except StopIteration:
                 return 0
         size = min(len(buffer), len(self._pending))
@@ -102,6 +104,58 @@ class ChunkReader(io.RawIOBase):
         if self._on_read:
             self._on_read(self.total)
         return size
+
+
+def read_ahead(chunks: Iterator[bytes], depth: int = 16) -> Iterator[bytes]:
+    """The same chunks, fetched by a thread up to `depth` chunks ahead, so the engine keeps writing
+    while we parse (at most `depth` chunks are held)."""
+    queue: Queue = Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def batches() -> Iterator[bytes]:
+        """The engine sends small HTTP chunks; hand them over about a megabyte at a time."""
+        batch: list[bytes] = []
+        size = 0
+        for chunk in chunks:
+            batch.append(chunk)
+            size += len(chunk)
+            if size >= BUFFER:
+                yield b"".join(batch)
+                batch, size = [], 0
+        if batch:
+            yield b"".join(batch)
+
+    def pump() -> None:
+        try:
+            for chunk in batches():
+                while not stop.is_set():
+                    try:
+                        queue.put(chunk, timeout=0.5)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(done)
+        except BaseException as error:  # handed to the reading thread, raised there
+            queue.put(error)
+
+    thread = threading.Thread(target=pump, name="dockerlab-save-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = queue.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        close = getattr(chunks, "close", None)
+        if close and not thread.is_alive():
+            close()
 
 
 class PrefixedReader(io.RawIOBase):
@@ -120,9 +174,96 @@ class PrefixedReader(io.RawIOBase):
             buffer[:size] = self._head[:size]
             self._head = self._head[size:]
             return size
-        data = self._stream.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
+        return self._stream.readinto(buffer)
+
+
+class MemberReader(io.RawIOBase):
+    """The bytes of one member of a tar being read front to back, straight from the archive stream."""
+
+    def __init__(self, archive: "ForwardReader", offset: int, size: int) -> None:
+        self._archive = archive
+        self._offset = offset
+        self._size = size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        wanted = min(len(buffer), self._size - self._pos)
+        if wanted <= 0:
+            return 0
+        self._archive.seek(self._offset + self._pos)
+        count = self._archive.readinto(memoryview(buffer)[:wanted])
+        self._pos += count
+        return count
+
+    def read_head(self, size: int) -> bytes:
+        """Up to `size` first bytes (fewer only at the member's end)."""
+        head = bytearray()
+        while len(head) < size:
+            chunk = self.read(size - len(head))
+            if not chunk:
+                break
+            head += chunk
+        return bytes(head)
+
+
+class ForwardReader(io.RawIOBase):
+    """A stream that `tarfile` may treat as seekable, as long as it only seeks forward.
+
+    `tarfile`'s own stream mode copies its whole buffer for every 512-byte header it reads; in normal
+    mode it reads headers and seeks over file contents, which this reader does by reading and dropping
+    the bytes in large blocks (nothing is kept).
+    """
+
+    SKIP = 1 << 20
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._pos = 0
+        self._scratch: memoryview | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def readinto(self, buffer) -> int:
+        count = self._stream.readinto(buffer)
+        self._pos += count
+        return count
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._pos += len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        target = {io.SEEK_SET: offset, io.SEEK_CUR: self._pos + offset}.get(whence)
+        if target is None or target < self._pos:
+            raise io.UnsupportedOperation("a stream can only be read forward")
+        if self._scratch is None:
+            self._scratch = memoryview(bytearray(self.SKIP))
+        while self._pos < target:
+            count = self._stream.readinto(self._scratch[:min(self.SKIP, target - self._pos)])
+            if not count:
+                break  # past the end: the next read says so
+            self._pos += count
+        return self._pos
+
+
+def open_tar(stream: BinaryIO, compression: str) -> tarfile.TarFile:
+    """A `TarFile` reading `stream` front to back, decompressing gzip or zstd on the fly."""
+    if compression == "gzip":
+        stream = gzip.GzipFile(fileobj=stream, mode="rb")
+    elif compression == "zstd":
+        stream = zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True, closefd=False)
+    return tarfile.open(fileobj=ForwardReader(stream), mode="r:", errors="surrogateescape")
 
 
 def sniff(head: bytes) -> str | None:
@@ -142,14 +283,10 @@ def sniff(head: bytes) -> str | None:
 
 def layer_entries(stream: BinaryIO, compression: str) -> LayerFiles:
     """Every header of one layer tar, read as a stream (file contents skipped)."""
-    if compression == "gzip":
-        stream = gzip.GzipFile(fileobj=stream, mode="rb")
-    elif compression == "zstd":
-        stream = zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True, closefd=False)
     files = LayerFiles(compression=compression)
     append = files.entries.append
     try:
-        with tarfile.open(fileobj=stream, mode="r|", bufsize=BUFFER, errors="surrogateescape") as tar:
+        with open_tar(stream, compression) as tar:
             for member in tar:
                 kind = KINDS.get(member.type, "other")
                 link = member.linkname if kind in ("symlink", "hardlink") else ""
@@ -208,9 +345,10 @@ def blob_digest(path: str) -> str | None:
 def scan(stream: BinaryIO, cache: LayerCache | None = CACHE, on_progress: Progress | None = None) -> _Members:
     """Read every member header of the outer archive; summarise layer tars, keep the small JSON files."""
     found = _Members()
+    head = stream.read(512)
     try:
-        outer = tarfile.open(fileobj=stream, mode="r|*", bufsize=BUFFER)
-    except tarfile.TarError:
+        outer = open_tar(io.BufferedReader(PrefixedReader(head, stream), BUFFER), sniff(head) or "none")
+    except (tarfile.TarError, EOFError, OSError, zlib.error, zstandard.ZstdError):
         raise ArchiveError("This is not a tar archive: give the output of `docker save` or an OCI image archive.") from None
     try:
         for member in outer:
@@ -231,18 +369,18 @@ def scan(stream: BinaryIO, cache: LayerCache | None = CACHE, on_progress: Progre
                 continue
             if on_progress:
                 on_progress(path, 0)
-            data = outer.extractfile(member)
-            head = data.read(512)
+            data = MemberReader(outer.fileobj, member.offset_data, member.size)
+            head = data.read_head(512)
             kind = sniff(head)
             if kind == "json" or path.endswith(".json"):
                 if member.size <= JSON_LIMIT:
                     try:
-                        found.json[path] = json.loads(head + data.read())
+                        found.json[path] = json.loads(head + data.read_head(member.size))
                     except ValueError:
                         pass
             elif kind in ("gzip", "zstd", "none"):
-                found.layers[path] = layer_entries(io.BufferedReader(PrefixedReader(head, data), BUFFER), kind)
-    except (tarfile.TarError, EOFError, zlib.error) as error:
+                found.layers[path] = layer_entries(PrefixedReader(head, data), kind)
+    except (tarfile.TarError, EOFError, zlib.error, zstandard.ZstdError) as error:
         raise ArchiveError(f"The archive could not be read to its end ({error}); it is damaged or cut short.") from None
     return found
 
@@ -364,8 +502,8 @@ def read_engine_image(engine, image: str, cache: LayerCache | None = CACHE,
 
     try:
         chunks = engine.api.get_image(attrs["Id"], chunk_size=BUFFER)
-        reader = ChunkReader(chunks, (lambda total: on_progress("", total)) if on_progress else None)
-        found = read_archive(io.BufferedReader(reader, BUFFER), None, cache, on_progress and (lambda path, _: None))
+        reader = ChunkReader(read_ahead(chunks), (lambda total: on_progress("", total)) if on_progress else None)
+        found = read_archive(io.BufferedReader(reader, BUFFER), None, cache)
     except docker.errors.APIError as error:
         raise DockerlabError(f"The engine could not save the image '{image}': {error.explanation or error}.") from None
     found.name = image
