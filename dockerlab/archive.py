@@ -126,20 +126,29 @@ def read_ahead(chunks: Iterator[bytes], depth: int = 16) -> Iterator[bytes]:
         if batch:
             yield b"".join(batch)
 
+    def offer(item) -> bool:
+        """Queue `item` unless the reader has gone; False once it has."""
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.5)
+                return True
+            except Full:
+                continue
+        return False
+
     def pump() -> None:
         try:
             for chunk in batches():
-                while not stop.is_set():
-                    try:
-                        queue.put(chunk, timeout=0.5)
-                        break
-                    except Full:
-                        continue
-                if stop.is_set():
-                    return
-            queue.put(done)
+                if not offer(chunk):
+                    break
+            else:
+                offer(done)
         except BaseException as error:  # handed to the reading thread, raised there
-            queue.put(error)
+            offer(error)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close:
+                close()  # ends the engine's stream if the reader stopped early
 
     thread = threading.Thread(target=pump, name="dockerlab-save-reader", daemon=True)
     thread.start()
@@ -153,9 +162,6 @@ def read_ahead(chunks: Iterator[bytes], depth: int = 16) -> Iterator[bytes]:
             yield item
     finally:
         stop.set()
-        close = getattr(chunks, "close", None)
-        if close and not thread.is_alive():
-            close()
 
 
 class PrefixedReader(io.RawIOBase):
