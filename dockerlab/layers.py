@@ -439,6 +439,9 @@ def build_image_layers(
             step_of_layer[layer] = len(steps)
             next_layer += 1
         steps.append(Step(created_by, layer is None, layer, None, size))
+    for layer in range(next_layer, len(diff_ids)):  # an image without (enough) history: one step per layer
+        step_of_layer[layer] = len(steps)
+        steps.append(Step("(no history)", False, layer))
     mark_cache_hits(steps, build_steps)
 
     base = list(base_diff_ids)
