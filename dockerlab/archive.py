@@ -6,11 +6,14 @@ archive) are decompressed on the fly.
 Members may come in any order (Engine <=24 puts `manifest.json` last, after the layers), so layers are
 summarised under their archive path and matched to diff_ids at the end. Duplicate layers reached
 through symlinks or hard links are followed; a layer whose blob is missing is reported as not
-exported. Summaries are cached by diff_id, so a second look at an image costs only its new layers.
+exported. Summaries are cached by diff_id, so a second look at an image costs only its new layers
+(the bytes still stream past, but cached layers are not parsed; an image whose every layer and config
+is cached is not saved again at all).
 """
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import posixpath
@@ -348,9 +351,59 @@ def blob_digest(path: str) -> str | None:
     return None
 
 
-def scan(stream: BinaryIO, cache: LayerCache | None = CACHE, on_progress: Progress | None = None) -> _Members:
-    """Read every member header of the outer archive; summarise layer tars, keep the small JSON files."""
+def chain_ids(diff_ids: list[str]) -> dict[str, str]:
+    """chain id -> diff_id for each layer of an image (the layer store's names for stacked layers)."""
+    chains, previous = {}, None
+    for diff_id in diff_ids:
+        previous = diff_id if previous is None else "sha256:" + hashlib.sha256(f"{previous} {diff_id}".encode()).hexdigest()
+        chains[previous] = diff_id
+    return chains
+
+
+def _raw_members(text: str) -> dict[str, str]:
+    """The top-level members of a compact JSON object, each value as its exact source text."""
+    decoder, members, i = json.JSONDecoder(), {}, 1
+    while text[i] != "}":
+        key, i = json.decoder.scanstring(text, i + 1)
+        _, end = decoder.raw_decode(text, i + 1)
+        members[key] = text[i + 1:end]
+        i = end + (text[end] == ",")
+    return members
+
+
+def legacy_layer_diff_id(folder: str, legacy_json: str, chains: dict[str, str]) -> str | None:
+    """Which diff_id an Engine <=24 layer folder holds, from its `json` (which comes before `layer.tar`).
+
+    The engine names the folder by the hash of that json without `id` (and, below the top, without `os`),
+    with `parent` as a digest and the layer's chain id added as `layer_id`, keys sorted. Knowing it lets
+    a cached layer be skipped instead of read.
+    """
+    try:
+        members = _raw_members(legacy_json)
+    except (ValueError, IndexError):
+        return None
+    members.pop("id", None)
+    if "parent" in members:
+        members["parent"] = json.dumps("sha256:" + json.loads(members["parent"]))
+    variants = [members, {k: v for k, v in members.items() if k != "os"}]
+    for chain, diff_id in chains.items():
+        for variant in variants:
+            text = ",".join(f"{json.dumps(k)}:{v}" for k, v in sorted({**variant, "layer_id": json.dumps(chain)}.items()))
+            if hashlib.sha256(("{" + text + "}").encode()).hexdigest() == folder:
+                return diff_id
+    return None
+
+
+def scan(stream: BinaryIO, cache: LayerCache | None = CACHE, on_progress: Progress | None = None,
+         diff_ids: list[str] | None = None) -> _Members:
+    """Read every member header of the outer archive; summarise layer tars, keep the small JSON files.
+
+    With the image's `diff_ids` known beforehand (an image on the engine), layers already in `cache`
+    are skipped in every layout; without them, only in the layouts that name blobs by digest.
+    """
     found = _Members()
+    chains = chain_ids(diff_ids) if diff_ids and cache is not None else {}
+    legacy: dict[str, str] = {}  # Engine <=24 layer folder -> the diff_id it holds
     head = stream.read(512)
     try:
         outer = open_tar(io.BufferedReader(PrefixedReader(head, stream), BUFFER), sniff(head) or "none")
@@ -373,6 +426,11 @@ def scan(stream: BinaryIO, cache: LayerCache | None = CACHE, on_progress: Progre
             if cache is not None and digest and digest in cache:
                 found.skipped.add(path)
                 continue
+            folder, _, name = path.rpartition("/")
+            if name == "layer.tar" and folder in legacy and legacy[folder] in cache:
+                found.layers[path] = cache.get(legacy[folder])
+                found.skipped.add(path)
+                continue
             if on_progress:
                 on_progress(path, 0)
             data = MemberReader(outer.fileobj, member.offset_data, member.size)
@@ -380,10 +438,15 @@ def scan(stream: BinaryIO, cache: LayerCache | None = CACHE, on_progress: Progre
             kind = sniff(head)
             if kind == "json" or path.endswith(".json"):
                 if member.size <= JSON_LIMIT:
+                    text = (head + data.read_head(member.size)).decode("utf-8", "replace")
                     try:
-                        found.json[path] = json.loads(head + data.read_head(member.size))
+                        found.json[path] = json.loads(text)
                     except ValueError:
-                        pass
+                        continue
+                    if chains and name == "json" and folder:
+                        diff_id = legacy_layer_diff_id(folder, text, chains)
+                        if diff_id:
+                            legacy[folder] = diff_id
             elif kind in ("gzip", "zstd", "none"):
                 found.layers[path] = layer_entries(PrefixedReader(head, data), kind)
     except (tarfile.TarError, EOFError, zlib.error, zstandard.ZstdError) as error:
@@ -392,9 +455,9 @@ def scan(stream: BinaryIO, cache: LayerCache | None = CACHE, on_progress: Progre
 
 
 def read_archive(stream: BinaryIO, want: str | None = None, cache: LayerCache | None = CACHE,
-                 on_progress: Progress | None = None) -> ArchiveImage:
+                 on_progress: Progress | None = None, diff_ids: list[str] | None = None) -> ArchiveImage:
     """The image in a `docker save` or OCI archive (the one tagged `want`, else the first)."""
-    found = scan(stream, cache, on_progress)
+    found = scan(stream, cache, on_progress, diff_ids)
     if "manifest.json" in found.json:
         return _from_docker_manifest(found, want, cache)
     if "index.json" in found.json:
@@ -509,7 +572,7 @@ def read_engine_image(engine, image: str, cache: LayerCache | None = CACHE,
     try:
         chunks = engine.api.get_image(attrs["Id"], chunk_size=BUFFER)
         reader = ChunkReader(read_ahead(chunks), (lambda total: on_progress("", total)) if on_progress else None)
-        found = read_archive(io.BufferedReader(reader, BUFFER), None, cache)
+        found = read_archive(io.BufferedReader(reader, BUFFER), None, cache, diff_ids=diff_ids)
     except docker.errors.APIError as error:
         raise DockerlabError(f"The engine could not save the image '{image}': {error.explanation or error}.") from None
     found.name = image
