@@ -102,11 +102,48 @@ class ChunkReader(io.RawIOBase):
                 return 0
         size = min(len(buffer), len(self._pending))
         buffer[:size] = self._pending[:size]
+        self._advance(size)
+        return size
+
+    def skip(self, size: int) -> int:
+        """Drop `size` bytes (fewer at the end) without copying them."""
+        skipped = 0
+        while skipped < size:
+            if not self._pending:
+                try:
+                    self._pending = memoryview(next(self._chunks))
+                except StopIteration:
+                    break
+            step = min(size - skipped, len(self._pending))
+            self._advance(step)
+            skipped += step
+        return skipped
+
+    def _advance(self, size: int) -> None:
         self._pending = self._pending[size:]
         self.total += size
         if self._on_read:
             self._on_read(self.total)
+
+
+def skip(stream, size: int, scratch: list[memoryview] = []) -> int:  # noqa: B006 (one scratch buffer, reused)
+    """Move `stream` `size` bytes forward: by its own `skip` or `seek` where it has one, else by reading."""
+    if size <= 0:
+        return 0
+    if hasattr(stream, "skip"):
+        return stream.skip(size)
+    if getattr(stream, "seekable", lambda: False)():
+        stream.seek(size, io.SEEK_CUR)  # past the end, the next read comes back empty and says so
         return size
+    if not scratch:
+        scratch.append(memoryview(bytearray(BUFFER)))
+    skipped = 0
+    while skipped < size:
+        count = stream.readinto(scratch[0][:min(BUFFER, size - skipped)])
+        if not count:
+            break
+        skipped += count
+    return skipped
 
 
 def read_ahead(chunks: Iterator[bytes], depth: int = 16) -> Iterator[bytes]:
@@ -116,7 +153,7 @@ def read_ahead(chunks: Iterator[bytes], depth: int = 16) -> Iterator[bytes]:
     done = object()
     stop = threading.Event()
 
-    def batches() -> Iterator[bytes]:
+    def batches() -> Iterator[list[bytes]]:
         """The engine sends small HTTP chunks; hand them over about a megabyte at a time."""
         batch: list[bytes] = []
         size = 0
@@ -124,10 +161,10 @@ def read_ahead(chunks: Iterator[bytes], depth: int = 16) -> Iterator[bytes]:
             batch.append(chunk)
             size += len(chunk)
             if size >= BUFFER:
-                yield b"".join(batch)
+                yield batch
                 batch, size = [], 0
         if batch:
-            yield b"".join(batch)
+            yield batch
 
     def offer(item) -> bool:
         """Queue `item` unless the reader has gone; False once it has."""
@@ -162,7 +199,7 @@ def read_ahead(chunks: Iterator[bytes], depth: int = 16) -> Iterator[bytes]:
                 return
             if isinstance(item, BaseException):
                 raise item
-            yield item
+            yield from item
     finally:
         stop.set()
 
@@ -184,6 +221,11 @@ class PrefixedReader(io.RawIOBase):
             self._head = self._head[size:]
             return size
         return self._stream.readinto(buffer)
+
+    def skip(self, size: int) -> int:
+        from_head = min(size, len(self._head))
+        self._head = self._head[from_head:]
+        return from_head + skip(self._stream, size - from_head)
 
 
 class MemberReader(io.RawIOBase):
@@ -207,6 +249,15 @@ class MemberReader(io.RawIOBase):
         self._pos += count
         return count
 
+    def skip(self, size: int) -> int:
+        wanted = min(size, self._size - self._pos)
+        if wanted <= 0:
+            return 0
+        self._archive.seek(self._offset + self._pos)
+        count = self._archive.seek(self._offset + self._pos + wanted) - (self._offset + self._pos)
+        self._pos += count
+        return count
+
     def read_head(self, size: int) -> bytes:
         """Up to `size` first bytes (fewer only at the member's end)."""
         head = bytearray()
@@ -222,16 +273,13 @@ class ForwardReader(io.RawIOBase):
     """A stream that `tarfile` may treat as seekable, as long as it only seeks forward.
 
     `tarfile`'s own stream mode copies its whole buffer for every 512-byte header it reads; in normal
-    mode it reads headers and seeks over file contents, which this reader does by reading and dropping
-    the bytes in large blocks (nothing is kept).
+    mode it reads headers and seeks over file contents, which this reader does with `skip` (dropping
+    the bytes as they pass; nothing is kept).
     """
-
-    SKIP = 1 << 20
 
     def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream
         self._pos = 0
-        self._scratch: memoryview | None = None
 
     def readable(self) -> bool:
         return True
@@ -256,13 +304,7 @@ class ForwardReader(io.RawIOBase):
         target = {io.SEEK_SET: offset, io.SEEK_CUR: self._pos + offset}.get(whence)
         if target is None or target < self._pos:
             raise io.UnsupportedOperation("a stream can only be read forward")
-        if self._scratch is None:
-            self._scratch = memoryview(bytearray(self.SKIP))
-        while self._pos < target:
-            count = self._stream.readinto(self._scratch[:min(self.SKIP, target - self._pos)])
-            if not count:
-                break  # past the end: the next read says so
-            self._pos += count
+        self._pos += skip(self._stream, target - self._pos)  # short only past the end: the next read says so
         return self._pos
 
 
@@ -406,7 +448,7 @@ def scan(stream: BinaryIO, cache: LayerCache | None = CACHE, on_progress: Progre
     legacy: dict[str, str] = {}  # Engine <=24 layer folder -> the diff_id it holds
     head = stream.read(512)
     try:
-        outer = open_tar(io.BufferedReader(PrefixedReader(head, stream), BUFFER), sniff(head) or "none")
+        outer = open_tar(PrefixedReader(head, stream), sniff(head) or "none")
     except (tarfile.TarError, EOFError, OSError, zlib.error, zstandard.ZstdError):
         raise ArchiveError("This is not a tar archive: give the output of `docker save` or an OCI image archive.") from None
     try:
@@ -572,7 +614,7 @@ def read_engine_image(engine, image: str, cache: LayerCache | None = CACHE,
     try:
         chunks = engine.api.get_image(attrs["Id"], chunk_size=BUFFER)
         reader = ChunkReader(read_ahead(chunks), (lambda total: on_progress("", total)) if on_progress else None)
-        found = read_archive(io.BufferedReader(reader, BUFFER), None, cache, diff_ids=diff_ids)
+        found = read_archive(reader, None, cache, diff_ids=diff_ids)
     except docker.errors.APIError as error:
         raise DockerlabError(f"The engine could not save the image '{image}': {error.explanation or error}.") from None
     found.name = image
