@@ -41,14 +41,6 @@ class Entry:
     size: int = 0  # regular files only
     link: str = ""
 
-    @property
-    def name(self) -> str:
-        return self.path.rsplit("/", 1)[-1]
-
-    @property
-    def is_whiteout(self) -> bool:
-        return self.name.startswith(WHITEOUT)
-
 
 @dataclass
 class LayerFiles:
@@ -147,35 +139,40 @@ class FileTree:
         for child in list(self.children[directory]):
             self.remove(child)
 
-    def apply(self, files: LayerFiles, layer: int) -> list[FileChange]:
-        """Stack one layer on the tree and return what it changed, sorted by path."""
+    def apply(self, files: LayerFiles, layer: int) -> tuple[list[FileChange], list[str]]:
+        """Stack one layer on the tree; return what it changed (sorted by path) and its raw whiteouts."""
         self._touched = {}
-        entries = [entry for entry in files.entries if entry.path]
-        for entry in entries:
-            if entry.name == OPAQUE:
-                self.clear_below(entry.path.rpartition("/")[0])
-        for entry in entries:
-            if entry.is_whiteout and not entry.name.startswith(WHITEOUT + WHITEOUT):
-                directory, _, name = entry.path.rpartition("/")
-                self.remove(f"{directory}/{name[len(WHITEOUT):]}".lstrip("/"))
-        written = set()
-        sizes = {entry.path: entry.size for entry in entries if entry.kind == "file"}
-        for entry in entries:
-            if not entry.is_whiteout:
-                self.write(entry, layer, sizes)
-                if entry.kind != "dir":
-                    written.add(entry.path)
+        opaque, whiteouts, removed, writes = [], [], [], []
+        for entry in files.entries:
+            if not entry.path:
+                continue
+            directory, _, name = entry.path.rpartition("/")
+            if not name.startswith(WHITEOUT):
+                writes.append(entry)
+                continue
+            whiteouts.append(entry.path)
+            if name == OPAQUE:
+                opaque.append(directory)
+            elif not name.startswith(WHITEOUT + WHITEOUT):  # other `.wh..wh.` names are AUFS bookkeeping
+                removed.append(f"{directory}/{name[len(WHITEOUT):]}".lstrip("/"))
+        for directory in opaque:
+            self.clear_below(directory)
+        for path in removed:
+            self.remove(path)
+        sizes = {entry.path: entry.size for entry in writes if entry.kind == "file"}
+        for entry in writes:
+            self.write(entry, layer, sizes)
         changes = []
         for path, before in sorted(self._touched.items()):
             after = self.files.get(path)
             if after is not None and before is None:
                 changes.append(FileChange(path, "added", after[0]))
-            elif after is not None and path in written:
-                changes.append(FileChange(path, "modified", after[0]))
-            elif after is None and before is not None:
+            elif after is not None:
+                changes.append(FileChange(path, "modified", after[0]))  # touched and still there: written again
+            elif before is not None:
                 changes.append(FileChange(path, "deleted", before[0]))
         self._touched = {}
-        return changes
+        return changes, whiteouts
 
     def live_bytes(self) -> dict[int, int]:
         """Per layer: bytes of its regular files still visible at the top (through any of their hard links)."""
@@ -442,6 +439,9 @@ def build_image_layers(
             step_of_layer[layer] = len(steps)
             next_layer += 1
         steps.append(Step(created_by, layer is None, layer, None, size))
+    for layer in range(next_layer, len(diff_ids)):  # an image without (enough) history: one step per layer
+        step_of_layer[layer] = len(steps)
+        steps.append(Step("(no history)", False, layer))
     mark_cache_hits(steps, build_steps)
 
     base = list(base_diff_ids)
@@ -480,8 +480,7 @@ def read_files(layers: list[Layer], layer_files: Sequence[LayerFiles | None]) ->
         if files is None:
             layer.exported, layer.size = False, None
             continue
-        layer.changes = tree.apply(files, layer.index)
-        layer.whiteouts = [entry.path for entry in files.entries if entry.is_whiteout]
+        layer.changes, layer.whiteouts = tree.apply(files, layer.index)
         layer.size = files.size
     live = tree.live_bytes()
     for layer in layers:

@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-from pathlib import Path
 
 import pytest
 
@@ -247,3 +246,17 @@ def test_cli_diff_shows_the_writable_layer(engine, session, tricky):
     changes = {c["path"]: c["kind"] for c in data["changes"]}
     assert changes["/data/new.txt"] == "A" and changes["/data/link"] == "D" and changes["/dup.txt"] == "C"
     assert data["size_rw"] == len("hi\n") + len("same\nx\n")
+
+
+def test_second_look_parses_only_layers_not_seen_before(engine, tricky, monkeypatch):
+    from dockerlab import archive
+
+    cache, parsed = LayerCache(), []
+    real = archive.layer_entries
+    monkeypatch.setattr(archive, "layer_entries", lambda *args: parsed.append(1) or real(*args))
+    read_engine_image(engine, BASE_IMAGE, cache=cache)
+    assert len(parsed) == 1
+    image = read_engine_image(engine, tricky["tag"], cache=cache)
+    assert len(parsed) == 1 + 5  # seven layers: the base one is cached, two are the same layer
+    fresh = read_archive(open(tricky["archives"]["docker save (Engine <=24)"], "rb"), cache=None)
+    assert [f.entries for f in image.layers] == [f.entries for f in fresh.layers]

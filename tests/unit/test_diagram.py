@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import shutil
 
-import pytest
-
 from dockerlab.build import BuildStep
 from dockerlab.diagram import Diagram, dot_source
 from dockerlab.layers import ContainerLayer, Entry, LayerFiles, build_image_layers

@@ -104,3 +104,8 @@ def test_container_layer_counts_and_text():
     assert (layer.count("A"), layer.count("C"), layer.count("D")) == (1, 1, 1)
     assert repr(layer).splitlines()[0] == "$ docker diff web"
     assert layer.to_json()["changes"][0] == {"path": "/etc", "kind": "C"}
+
+
+def test_image_without_history_still_has_a_step_per_layer():
+    m = build_image_layers("imported", ["sha256:a", "sha256:b"], [])
+    assert [(s.created_by, s.layer) for s in m.steps] == [("(no history)", 0), ("(no history)", 1)]
