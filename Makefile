@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup lab student test test-fast bench clean
+.PHONY: setup lab student test bench clean
 
 setup:
 	$(PYTHON) scripts/setup.py
@@ -22,6 +22,7 @@ test: setup
 bench: setup
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/registry.py
+	$(BIN)/python bench/layers.py
 
 clean: setup
 	$(BIN)/dockerlab clean
