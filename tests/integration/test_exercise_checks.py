@@ -137,3 +137,15 @@ def test_file_and_history_checks_look_inside_the_image_without_running_it(engine
                                    "✗ no secret in the image: /srv/secret is in the image."]
     assert result.checks_passed == 3
     assert ours(engine) <= before
+
+
+def test_deleting_in_a_later_run_fails_the_reclaimable_check_and_one_run_passes(engine):
+    exercise = Path(__file__).parents[2] / "exercises" / "layers-tidy-download"
+    before = ours(engine)
+    starter = check_submission(lambda: engine, "layers-tidy-download", context=exercise / "starter", limits=LIMITS)
+    assert starter.verdict == "failed" and starter.checks_passed == 2, repr(starter)
+    assert any("200.0 kB that nobody can see any more (/tmp/tool.tar)" in line for line in starter.feedback)
+    solution = check_submission(lambda: engine, "layers-tidy-download", context=exercise / "solution",
+                                hidden=True, limits=LIMITS)
+    assert solution.passed and solution.checks_total == 5, repr(solution)
+    assert ours(engine) <= before

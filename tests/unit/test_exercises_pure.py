@@ -13,7 +13,7 @@ from dockerlab.sandbox import Limits, RunOutcome, measure_context
 from dockerlab.student import student_version
 
 GREETING = "Hello World!! My first Docker image"
-CHECK_KINDS = {"output", "exit_code", "config", "layers", "history", "base", "file"}
+CHECK_KINDS = {"output", "exit_code", "config", "layers", "history", "base", "file", "reclaimable"}
 
 
 def test_every_exercise_loads_with_known_check_kinds_and_a_solution():
@@ -100,6 +100,27 @@ def test_a_run_that_hits_a_limit_makes_the_finding_carry_it():
     assert (finding.ok, finding.limit) == (False, "timeout")
     assert evaluate({"kind": "config", "field": "Entrypoint", "equals": None}, FakeImage(None)).ok
     assert evaluate({"kind": "layers", "added_at_most": 0}, FakeImage(None)).ok
+
+
+class WastefulImage:
+    """An image whose first RUN made files that a later RUN deleted."""
+
+    def __init__(self, wasted, paths):
+        self._reclaimable = (wasted, paths)
+
+    def reclaimable(self):
+        return self._reclaimable
+
+
+def test_reclaimable_check_names_the_hidden_files_and_their_bytes():
+    check = {"kind": "reclaimable", "at_most": 0, "says": "no hidden bytes", "hint": "same RUN"}
+    assert evaluate(check, WastefulImage(0, [])).ok
+    finding = evaluate(check, WastefulImage(200000, ["tmp/tool.tar"]))
+    assert not finding.ok and finding.hint == "same RUN"
+    assert "200.0 kB that nobody can see any more (/tmp/tool.tar)" in finding.problem
+    many = evaluate(check, WastefulImage(5, ["a", "b", "c", "d"])).problem
+    assert "(/a, /b, /c, …)" in many
+    assert evaluate({"kind": "reclaimable", "at_most": 10}, WastefulImage(5, ["a"])).ok
 
 
 def test_result_json_and_exit_codes():
