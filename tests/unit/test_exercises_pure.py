@@ -1,5 +1,6 @@
 """Exercise definitions, quizzes, feedback wording, contexts and student notebooks: pure logic, no engine."""
 import json
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -195,3 +196,19 @@ def test_student_version_stubs_solutions_drops_hidden_checks_and_clears_outputs(
     assert student.cells[3].outputs == [] and student.cells[3].execution_count is None
     assert cells[0].source == "answer = 42"  # the instructor notebook is not changed
     assert json.loads(nbformat.writes(student))["metadata"]["dockerlab"]["student_version"] is True
+
+
+def test_every_answer_in_the_lessons_is_a_right_literal_so_a_notebook_can_be_graded():
+    """`dockerlab grade` reads answers from notebooks without running them: only literals count."""
+    notebooks = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
+    answered = set()
+    for path in notebooks:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code" or "answer=" not in cell.source:
+                continue
+            answers = literal_answers(cell.source)
+            assert answers, f"{path.name}: the answer is not a literal in:\n{cell.source}"
+            for exercise_id, answer in answers.items():
+                assert answer_is_right(load_exercise(exercise_id), answer), f"{path.name}: {exercise_id}"
+            answered |= set(answers)
+    assert {"sharing-name-for-registry", "layers-delete-later", "sharing-tag-or-digest"} <= answered
