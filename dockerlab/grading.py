@@ -68,7 +68,10 @@ class ImageUnderCheck:
     def reclaimable(self) -> tuple[int, list[str]]:
         """Bytes the image's own layers hold that nobody can see, and whose files they were (read from `docker save`)."""
         model = load_image_layers(self.session.engine, self.image_id, files=True)
-        return model.reclaimable_own or 0, model.reclaimable_paths()
+        if model.reclaimable_own is None:  # a layer's files could not be read: never pass on a guess
+            raise DockerlabError("The check could not read every layer of the image from `docker save`, so it "
+                                 "cannot count reclaimable bytes; run `dockerlab doctor` and check again.")
+        return model.reclaimable_own, model.reclaimable_paths()
 
     def has_file(self, path: str) -> bool:
         """Looks inside the image without running it (a created container is never started)."""

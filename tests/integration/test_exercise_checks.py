@@ -149,3 +149,17 @@ def test_deleting_in_a_later_run_fails_the_reclaimable_check_and_one_run_passes(
                                 hidden=True, limits=LIMITS)
     assert solution.passed and solution.checks_total == 5, repr(solution)
     assert ours(engine) <= before
+
+
+def test_layers_that_cannot_be_read_are_could_not_check_never_a_pass(engine, monkeypatch):
+    from dockerlab import grading
+    from dockerlab.layers import build_image_layers
+
+    unread = build_image_layers("x", ["sha256:a"], [{"created_by": "RUN x"}])  # no files read
+    monkeypatch.setattr(grading, "load_image_layers", lambda *args, **kwargs: unread)
+    before = ours(engine)
+    result = check_submission(lambda: engine, "layers-tidy-download", limits=LIMITS,
+                              context=Path(__file__).parents[2] / "exercises" / "layers-tidy-download" / "solution")
+    assert result.verdict == "error", repr(result)
+    assert "cannot count reclaimable bytes" in result.feedback[0]
+    assert ours(engine) <= before
