@@ -6,7 +6,8 @@ checks), `hidden/checks.json` (used only when grading) and the solution (`soluti
 
 A check is data, not code: `{"kind": "output", "equals": "...", "says": "...", "hint": "..."}`. It
 inspects meaningful properties of the learner's image (config `Cmd`/`Entrypoint`, layers added,
-`created_by`, files, what a run prints and its exit code), never ids or sizes. Quiz answers are
+`created_by`, files, bytes its layers hold that nobody can see, what a run prints and its exit code), never
+ids or image sizes. Quiz answers are
 compared as salted SHA-256 digests, so neither the notebook nor the definition spells them out.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .errors import BadAnswer, ExerciseNotFound
+from .layers import human_size
 from .sandbox import Limits, RunOutcome
 
 REPO = Path(__file__).resolve().parent.parent
@@ -188,6 +190,7 @@ class ImageSubject(Protocol):
     def history(self) -> list[str]: ...
     def has_file(self, path: str) -> bool: ...
     def starts_from(self, image: str) -> bool: ...
+    def reclaimable(self) -> tuple[int, list[str]]: ...
 
 
 @dataclass
@@ -240,6 +243,13 @@ def evaluate(check: dict, subject: ImageSubject) -> Finding:
         present = subject.has_file(check["path"])
         ok = present == check.get("exists", True)
         return Finding(ok, says, "" if ok else f"{check['path']} is {'missing from' if not present else 'in'} the image.", hint)
+    if kind == "reclaimable":
+        wasted, paths = subject.reclaimable()
+        ok = wasted <= check["at_most"]
+        named = f" ({', '.join('/' + path for path in paths[:3])}{', …' if len(paths) > 3 else ''})" if paths else ""
+        return Finding(ok, says, "" if ok else (
+            f"The image's own layers store {human_size(wasted)} that nobody can see any more{named}: a later "
+            "step deleted or overwrote those files, but the layer that made them still holds their bytes."), hint)
     raise ValueError(f"unknown check kind {kind!r} in an exercise definition")
 
 

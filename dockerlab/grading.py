@@ -23,6 +23,7 @@ from .errors import BuildFailed, DockerlabError, Interrupted
 from .exercises import (Exercise, Finding, all_exercise_ids, answer_is_right, evaluate, load_exercise,
                         validate_answer)
 from .feedback import CheckResult, build_hint, check_command, limit_sentence
+from .lab import load_image_layers
 from .sandbox import LimitReached, Limits, RunOutcome, ensure_limits_bite, sandboxed_build, sandboxed_run
 from .session import Session
 
@@ -63,6 +64,14 @@ class ImageUnderCheck:
 
     def history(self) -> list[str]:
         return [step.get("CreatedBy", "") for step in self.session.engine.api.history(self.image_id)]
+
+    def reclaimable(self) -> tuple[int, list[str]]:
+        """Bytes the image's own layers hold that nobody can see, and whose files they were (read from `docker save`)."""
+        model = load_image_layers(self.session.engine, self.image_id, files=True)
+        if model.reclaimable_own is None:  # a layer's files could not be read: never pass on a guess
+            raise DockerlabError("The check could not read every layer of the image from `docker save`, so it "
+                                 "cannot count reclaimable bytes; run `dockerlab doctor` and check again.")
+        return model.reclaimable_own, model.reclaimable_paths()
 
     def has_file(self, path: str) -> bool:
         """Looks inside the image without running it (a created container is never started)."""

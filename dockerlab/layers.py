@@ -317,6 +317,18 @@ class ImageLayers:
     def reclaimable_base(self) -> int | None:
         return self._reclaimable(layer for layer in self.layers if layer.base)
 
+    def reclaimable_paths(self) -> list[str]:
+        """Files this image's own layers wrote that a later layer deleted or overwrote: the bytes in `reclaimable_own`."""
+        written: set[str] = set()
+        hidden: list[str] = []
+        for layer in self.layers:
+            if layer.base or layer.changes is None:
+                continue
+            hidden += [c.path for c in layer.changes
+                       if c.change in ("deleted", "modified") and c.path in written and c.path not in hidden]
+            written |= {c.path for c in layer.changes if c.change in ("added", "modified")}
+        return hidden
+
     @property
     def size(self) -> int | None:
         sizes = [layer.size for layer in self.layers]

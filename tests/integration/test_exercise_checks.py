@@ -137,3 +137,29 @@ def test_file_and_history_checks_look_inside_the_image_without_running_it(engine
                                    "✗ no secret in the image: /srv/secret is in the image."]
     assert result.checks_passed == 3
     assert ours(engine) <= before
+
+
+def test_deleting_in_a_later_run_fails_the_reclaimable_check_and_one_run_passes(engine):
+    exercise = Path(__file__).parents[2] / "exercises" / "layers-tidy-download"
+    before = ours(engine)
+    starter = check_submission(lambda: engine, "layers-tidy-download", context=exercise / "starter", limits=LIMITS)
+    assert starter.verdict == "failed" and starter.checks_passed == 2, repr(starter)
+    assert any("200.0 kB that nobody can see any more (/tmp/tool.tar)" in line for line in starter.feedback)
+    solution = check_submission(lambda: engine, "layers-tidy-download", context=exercise / "solution",
+                                hidden=True, limits=LIMITS)
+    assert solution.passed and solution.checks_total == 5, repr(solution)
+    assert ours(engine) <= before
+
+
+def test_layers_that_cannot_be_read_are_could_not_check_never_a_pass(engine, monkeypatch):
+    from dockerlab import grading
+    from dockerlab.layers import build_image_layers
+
+    unread = build_image_layers("x", ["sha256:a"], [{"created_by": "RUN x"}])  # no files read
+    monkeypatch.setattr(grading, "load_image_layers", lambda *args, **kwargs: unread)
+    before = ours(engine)
+    result = check_submission(lambda: engine, "layers-tidy-download", limits=LIMITS,
+                              context=Path(__file__).parents[2] / "exercises" / "layers-tidy-download" / "solution")
+    assert result.verdict == "error", repr(result)
+    assert "cannot count reclaimable bytes" in result.feedback[0]
+    assert ours(engine) <= before

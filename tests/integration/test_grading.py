@@ -15,6 +15,7 @@ DOCKERLAB = str(Path(sys.executable).with_name("dockerlab"))
 RIGHT_ANSWERS = {"image-or-container": "A new container",
                  "what-survives-rm": ["The image it was made from", "A named volume it used"],
                  "list-stopped-containers": "docker ps -a"}
+GRADED = ["first-image", "image-or-container", "list-stopped-containers", "what-survives-rm"]  # not the lessons' later ones
 
 
 def submit(folder: Path, dockerfile: str, answers: dict) -> None:
@@ -43,7 +44,8 @@ def test_grade_writes_the_expected_table_and_leaves_nothing(tmp_path):
     notebook_submission(submissions / "dave.ipynb")
     out = tmp_path / "grades.csv"
 
-    grader = subprocess.Popen([DOCKERLAB, "grade", str(submissions), "--out", str(out), "--timeout", str(TIMEOUT)],
+    only = [word for exercise in GRADED for word in ("--exercise", exercise)]
+    grader = subprocess.Popen([DOCKERLAB, "grade", str(submissions), "--out", str(out), "--timeout", str(TIMEOUT), *only],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stdout, stderr = grader.communicate()
 

@@ -1,14 +1,15 @@
-"""Student notebooks: generated from the instructor ones, they run without error and every check says
-"not yet passed" (the inverse of the instructor run, whose checked outputs nbval compares)."""
-import shutil
+"""Student notebooks: generated from the instructor ones, every lesson runs without error and every check
+says "not yet passed" (the inverse of the instructor run, whose checked outputs nbval compares)."""
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
-from dockerlab.student import generate
+from dockerlab.student import SOLUTION_TAG, generate
 
 REPO = Path(__file__).resolve().parents[2]
+LESSONS = sorted(path.name for path in (REPO / "notebooks").glob("*.ipynb"))
 
 
 def outputs_text(cell) -> str:
@@ -18,27 +19,72 @@ def outputs_text(cell) -> str:
     return "".join(texts)
 
 
-def test_student_notebooks_run_and_every_check_is_not_yet_passed(tmp_path):
-    lines = generate(REPO / "notebooks", tmp_path)
-    assert any("01-first-image.ipynb" in line for line in lines)
-    notebook = nbformat.read(tmp_path / "01-first-image.ipynb", as_version=4)
+def code_cells(notebook, *calls: str) -> list:
+    return [cell for cell in notebook.cells if cell.cell_type == "code"
+            and (not calls or any(call in cell.source for call in calls))]
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory):
+    """Generates the student versions once; `student(name)` runs one as a learner would (cwd = their folder)."""
+    folder = tmp_path_factory.mktemp("student")
+    lines = generate(REPO / "notebooks", folder)
+    assert sum(line.startswith("wrote") for line in lines) == len(LESSONS)
+    executed = {}
+
+    def run(name: str):
+        if name not in executed:
+            notebook = nbformat.read(folder / name, as_version=4)
+            assert all(not cell.outputs for cell in code_cells(notebook)), f"{name}: outputs not cleared"
+            NotebookClient(notebook, timeout=600, kernel_name="python3", allow_errors=True,
+                           resources={"metadata": {"path": str(folder)}}).execute()
+            executed[name] = notebook
+        return executed[name]
+
+    run.folder = folder
+    return run
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_student_version_runs_without_error_and_every_check_is_not_yet_passed(student, lesson):
+    instructor = nbformat.read(REPO / "notebooks" / lesson, as_version=4)
+    notebook = student(lesson)
     sources = "\n".join(cell.source for cell in notebook.cells)
+    for cell in instructor.cells:
+        tags = cell.metadata.get("tags", [])
+        if SOLUTION_TAG in tags or "hidden-check" in tags:
+            assert cell.source.strip() not in sources, f"an answer is left in the student version:\n{cell.source}"
+
+    errors = [(cell.source, output.get("ename"), output.get("evalue")) for cell in code_cells(notebook)
+              for output in cell.outputs
+              if output.output_type == "error" and "raises-exception" not in cell.metadata.get("tags", [])]
+    assert errors == []
+    assert not [cell.source for cell in code_cells(notebook) if "Traceback" in outputs_text(cell)]
+    for cell in code_cells(notebook, "dockerlab.check(", "dockerlab.quiz("):
+        assert "not yet passed" in outputs_text(cell), cell.source
+    for cell in code_cells(notebook, "dockerlab.hint("):
+        assert outputs_text(cell).startswith("Hint 1 of"), cell.source  # opens once the check was tried
+
+
+def test_student_versions_hide_answers_and_give_starters(student):
+    first = student("01-first-image.ipynb")
+    sources = "\n".join(cell.source for cell in first.cells)
     assert "hidden=True" not in sources  # hidden checks removed
     assert 'CMD echo "Hello World!! My first Docker image"' not in sources.split("examples/hello")[-1]
     assert "A new container" not in sources and "named volume it used" not in sources
-    assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
+    assert len(code_cells(first, "dockerlab.check(", "dockerlab.quiz(")) == 3
+    assert (student.folder / "my-first-image" / "Dockerfile").is_file()  # the starter, copied for the learner
 
-    NotebookClient(notebook, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    layers = student("02-layers.ipynb")
+    starter = (student.folder / "tidy-download" / "Dockerfile").read_text()
+    assert "RUN rm /tmp/tool.tar" in starter  # the learner starts from the wasteful Dockerfile
+    check = code_cells(layers, 'dockerlab.check("layers-tidy-download")')[0]
+    assert "200.0 kB that nobody can see any more (/tmp/tool.tar)" in outputs_text(check)
 
-    checks = [cell for cell in notebook.cells if cell.cell_type == "code"
-              and ("dockerlab.check(" in cell.source or "dockerlab.quiz(" in cell.source)]
-    assert len(checks) == 3
-    for cell in checks:
-        assert "not yet passed" in outputs_text(cell), cell.source
-    assert (tmp_path / "my-first-image" / "Dockerfile").is_file()  # the starter, copied for the learner
-    hint = next(cell for cell in notebook.cells if cell.cell_type == "code" and "dockerlab.hint(" in cell.source)
-    assert "Hint 1 of 2" in outputs_text(hint)  # opens once the check was tried
+    sharing = student("03-sharing.ipynb")
+    assert "registry.school.example:5000/sam/partech:2.0" not in "\n".join(cell.source for cell in sharing.cells)
+    naming = code_cells(sharing, 'dockerlab.check("sharing-name-for-registry"')[0]
+    assert "--answer partech:2.0" in outputs_text(naming)  # the stub's answer, checked and not yet right
 
 
 def test_regenerating_keeps_a_notebook_the_learner_edited(tmp_path):

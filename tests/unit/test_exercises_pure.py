@@ -1,5 +1,6 @@
 """Exercise definitions, quizzes, feedback wording, contexts and student notebooks: pure logic, no engine."""
 import json
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -13,7 +14,7 @@ from dockerlab.sandbox import Limits, RunOutcome, measure_context
 from dockerlab.student import student_version
 
 GREETING = "Hello World!! My first Docker image"
-CHECK_KINDS = {"output", "exit_code", "config", "layers", "history", "base", "file"}
+CHECK_KINDS = {"output", "exit_code", "config", "layers", "history", "base", "file", "reclaimable"}
 
 
 def test_every_exercise_loads_with_known_check_kinds_and_a_solution():
@@ -102,6 +103,27 @@ def test_a_run_that_hits_a_limit_makes_the_finding_carry_it():
     assert evaluate({"kind": "layers", "added_at_most": 0}, FakeImage(None)).ok
 
 
+class WastefulImage:
+    """An image whose first RUN made files that a later RUN deleted."""
+
+    def __init__(self, wasted, paths):
+        self._reclaimable = (wasted, paths)
+
+    def reclaimable(self):
+        return self._reclaimable
+
+
+def test_reclaimable_check_names_the_hidden_files_and_their_bytes():
+    check = {"kind": "reclaimable", "at_most": 0, "says": "no hidden bytes", "hint": "same RUN"}
+    assert evaluate(check, WastefulImage(0, [])).ok
+    finding = evaluate(check, WastefulImage(200000, ["tmp/tool.tar"]))
+    assert not finding.ok and finding.hint == "same RUN"
+    assert "200.0 kB that nobody can see any more (/tmp/tool.tar)" in finding.problem
+    many = evaluate(check, WastefulImage(5, ["a", "b", "c", "d"])).problem
+    assert "(/a, /b, /c, …)" in many
+    assert evaluate({"kind": "reclaimable", "at_most": 10}, WastefulImage(5, ["a"])).ok
+
+
 def test_result_json_and_exit_codes():
     assert CheckResult("x", "passed").exit_code == 0
     assert CheckResult("x", "timeout").exit_code == 1
@@ -174,3 +196,19 @@ def test_student_version_stubs_solutions_drops_hidden_checks_and_clears_outputs(
     assert student.cells[3].outputs == [] and student.cells[3].execution_count is None
     assert cells[0].source == "answer = 42"  # the instructor notebook is not changed
     assert json.loads(nbformat.writes(student))["metadata"]["dockerlab"]["student_version"] is True
+
+
+def test_every_answer_in_the_lessons_is_a_right_literal_so_a_notebook_can_be_graded():
+    """`dockerlab grade` reads answers from notebooks without running them: only literals count."""
+    notebooks = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
+    answered = set()
+    for path in notebooks:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code" or "answer=" not in cell.source:
+                continue
+            answers = literal_answers(cell.source)
+            assert answers, f"{path.name}: the answer is not a literal in:\n{cell.source}"
+            for exercise_id, answer in answers.items():
+                assert answer_is_right(load_exercise(exercise_id), answer), f"{path.name}: {exercise_id}"
+            answered |= set(answers)
+    assert {"sharing-name-for-registry", "layers-delete-later", "sharing-tag-or-digest"} <= answered

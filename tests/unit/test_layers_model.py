@@ -109,3 +109,13 @@ def test_container_layer_counts_and_text():
 def test_image_without_history_still_has_a_step_per_layer():
     m = build_image_layers("imported", ["sha256:a", "sha256:b"], [])
     assert [(s.created_by, s.layer) for s in m.steps] == [("(no history)", 0), ("(no history)", 1)]
+
+
+def test_reclaimable_paths_are_own_files_a_later_own_layer_deleted_or_overwrote():
+    m = build_image_layers(
+        "t", ["sha256:base", "sha256:run1", "sha256:run2"], [{}, {}, {}], base_diff_ids=["sha256:base"],
+        layer_files=[LayerFiles([f("etc/group", 9)]),
+                     LayerFiles([f("tmp/tool.tar", 200), f("opt/v", 3), f("opt/conf", 4)]),
+                     LayerFiles([Entry("tmp/.wh.tool.tar", "file"), Entry("etc/.wh.group", "file"), f("opt/conf", 5)])])
+    assert m.reclaimable_paths() == ["opt/conf", "tmp/tool.tar"]  # not etc/group: its bytes are the base's
+    assert (m.reclaimable_own, m.reclaimable_base) == (204, 9)
