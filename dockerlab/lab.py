@@ -15,7 +15,7 @@ from .containers import Container, RunResult, inspect_container, run_container
 from .engine import Engine, connect_engine
 from .errors import (BuildFailed, ContainerNotFound, DockerlabError, ImageInUse, ImageNotFound, Interrupted,
                      NotOwned, TransferFailed)
-from .layers import ContainerLayer, ImageLayers, build_image_layers
+from .layers import ContainerLayer, ImageLayers, Step, build_image_layers, human_size
 from .references import DOCKER_HUB, Reference, parse_reference, registry_address
 from .registry import Registry, TransferProgress, check_login, start_registry, sweep_stale_registries, transfer
 from .results import BuildResult, Output, Table, TransferResult, docker_command
@@ -127,6 +127,50 @@ class Lab:
         image_id = self._inspect_image(image)["Id"]
         found = self.engine.api.containers(all=True, filters={"ancestor": image_id})
         return sorted(item["Names"][0].lstrip("/") for item in found if item["ImageID"] == image_id)
+
+    def commit(self, container: str, repository: str, tag: str = "latest") -> Output:
+        """`docker commit CONTAINER REPOSITORY:TAG`: a new image, the container's image plus one layer holding
+        its writable layer (labelled with this session, so `clean()` removes it)."""
+        reference = parse_reference(f"{repository}:{tag}")
+        attrs = inspect_container(self.session, container)
+        before = len(self.engine.api.inspect_image(attrs["Image"])["RootFS"].get("Layers") or [])
+        label = [f"LABEL {key}={value}" for key, value in self.session.labels.items()]
+        answer = self.engine.api.commit(attrs["Id"], repository=reference.repository, tag=reference.tag, changes=label)
+        after = len(self.engine.api.inspect_image(answer["Id"])["RootFS"].get("Layers") or [])
+        name = f"{repository}:{tag}"
+        return Output(docker_command("commit", container, name),
+                      f"Saved the container {attrs['Name'].lstrip('/')} as the image {name}: "
+                      f"{before} layer(s) of its image + {after - before} new layer (its writable layer).")
+
+    def history(self, image: str) -> Table:
+        """`docker history IMAGE`, rows as the CLI shows them: the IMAGE column is `<missing>` for a step that
+        has no image of its own on this engine (pulled or loaded images), else that step's short id."""
+        from .diagram import shorten
+
+        attrs = self._inspect_image(image)
+        rows = []
+        for item in self.engine.api.history(attrs["Id"]):
+            shown = item["Id"] if item["Id"] == "<missing>" else item["Id"].removeprefix("sha256:")[:12]
+            step = Step(item.get("CreatedBy", ""), not item.get("Size"), None).text
+            rows.append([shown, shorten(step, 50), human_size(item.get("Size", 0))])
+        return Table(docker_command("history", image), ["IMAGE", "CREATED BY", "SIZE"], rows)
+
+    def dangling(self) -> Table:
+        """`docker images --filter dangling=true`, limited to this notebook's images: the `<none>` ones a rebuild
+        left behind when it moved their name to a new image."""
+        found = self.engine.api.images(filters={"dangling": True, "label": f"dockerlab.session={self.session.id}"})
+        rows = [["<none>", "<none>", item["Id"].removeprefix("sha256:")[:12], human_size(item.get("Size", 0))]
+                for item in sorted(found, key=lambda item: item["Created"])]
+        return Table(docker_command("images", "--filter", "dangling=true"), ["REPOSITORY", "TAG", "IMAGE ID", "SIZE"], rows)
+
+    def prune(self) -> Output:
+        """`docker image prune --filter label=dockerlab.session=<this notebook>`: remove this notebook's dangling
+        images (never anyone else's)."""
+        selector = f"dockerlab.session={self.session.id}"
+        dangling = len(self.dangling())
+        self.engine.api.prune_images(filters={"dangling": True, "label": selector})
+        return Output(docker_command("image", "prune", "--force", "--filter", f"label={selector}"),
+                      f"Removed {dangling} dangling image(s) made by this notebook; nothing else was touched.")
 
     @property
     def swarm(self) -> Swarm:
