@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
@@ -23,6 +24,9 @@ from .session import Session, sweep_stale_sessions
 from .swarm import Swarm
 
 
+STEP_RESULT = re.compile(r"^\s*---> ([0-9a-f]{12})$")  # the builder's "this step made image ..." line
+
+
 class Lab:
     """Builds, runs and cleans up on behalf of one notebook; everything it makes carries its label."""
 
@@ -34,6 +38,7 @@ class Lab:
         self._registries: list[Registry] = []
         self._stops_registries_at_exit = False
         self._built: dict[str, list[BuildStep]] = {}  # image id -> the build's steps (cache hits)
+        self._stage_images: set[str] = set()  # unlabelled `<none>` results of earlier stages of multi-stage builds
 
     @property
     def client(self) -> docker.DockerClient:
@@ -67,9 +72,36 @@ class Lab:
         if view:
             view.finish(progress, failed=False)
         self._built[progress.image_id] = progress.steps
+        self._note_stage_images(progress)
         flags = ["-f", dockerfile] if dockerfile != "Dockerfile" else []
         command = docker_command("build", *(["-t", tag] if tag else []), *flags, str(path))
         return BuildResult(tag, progress.image_id, progress.steps, command)
+
+    def _note_stage_images(self, progress: BuildProgress) -> None:
+        """Remember the images that earlier stages of a multi-stage build left behind: the classic builder
+        keeps each stage's result as an untagged image without the build's label, so only this list lets
+        `prune()` and `clean()` remove them."""
+        if sum(step.instruction.upper().startswith("FROM ") for step in progress.steps) < 2:
+            return
+        made = {match.group(1) for line in progress.log if (match := STEP_RESULT.match(line))}
+        for item in self.engine.api.images(filters={"dangling": True}):
+            if item["Id"].removeprefix("sha256:")[:12] in made and item["Id"] != progress.image_id:
+                self._stage_images.add(item["Id"])
+
+    def _remove_stage_images(self) -> int:
+        """Remove the remembered stage images that are still there and used by nothing."""
+        removed = 0
+        for image_id in sorted(self._stage_images):
+            try:
+                self.engine.api.remove_image(image_id)
+                removed += 1
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as error:
+                if error.status_code != 409:  # 409: another image or a container still needs it
+                    raise
+        self._stage_images.clear()
+        return removed
 
     def run(self, image: str, command: Sequence[str] | str | None = None, name: str | None = None,
             detach: bool = False, **options) -> RunResult:
@@ -157,8 +189,9 @@ class Lab:
 
     def dangling(self) -> Table:
         """`docker images --filter dangling=true`, limited to this notebook's images: the `<none>` ones a rebuild
-        left behind when it moved their name to a new image."""
+        left behind when it moved their name to a new image (and the stages of its multi-stage builds)."""
         found = self.engine.api.images(filters={"dangling": True, "label": f"dockerlab.session={self.session.id}"})
+        found += [item for item in self.engine.api.images(filters={"dangling": True}) if item["Id"] in self._stage_images]
         rows = [["<none>", "<none>", item["Id"].removeprefix("sha256:")[:12], human_size(item.get("Size", 0))]
                 for item in sorted(found, key=lambda item: item["Created"])]
         return Table(docker_command("images", "--filter", "dangling=true"), ["REPOSITORY", "TAG", "IMAGE ID", "SIZE"], rows)
@@ -169,6 +202,7 @@ class Lab:
         selector = f"dockerlab.session={self.session.id}"
         dangling = len(self.dangling())
         self.engine.api.prune_images(filters={"dangling": True, "label": selector})
+        self._remove_stage_images()
         return Output(docker_command("image", "prune", "--force", "--filter", f"label={selector}"),
                       f"Removed {dangling} dangling image(s) made by this notebook; nothing else was touched.")
 
@@ -205,7 +239,9 @@ class Lab:
         logins = len(self._credentials)
         self._credentials.clear()
         registries = self.stop_registries()
-        return {**self.session.clean(), "tags": tags, "logins": logins, "registries": registries}
+        cleaned = self.session.clean()
+        cleaned["images"] = cleaned.get("images", 0) + self._remove_stage_images()
+        return {**cleaned, "tags": tags, "logins": logins, "registries": registries}
 
     # --- sharing images: a registry of our own, login, tag, push, pull ---------------------------
 

@@ -106,3 +106,16 @@ def test_slim_image_accepts_a_multi_stage_answer(tmp_path):
         "FROM dockerlab/busybox\nCOPY --from=build /app/size.txt /app/size.txt\nCMD [\"cat\", \"/app/size.txt\"]\n")
     result = check_submission(lambda: engine, "slim-image", context=context, hidden=True)
     assert result.passed, repr(result)
+
+
+def test_a_multi_stage_build_s_leftover_stage_is_this_session_s_to_prune(lab, tmp_path):
+    context = tmp_path / "m"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        f"FROM dockerlab/busybox AS build\nRUN echo {lab.session.id.split('@')[0]} > /made.txt\n"
+        "FROM dockerlab/busybox\nCOPY --from=build /made.txt /made.txt\n")
+    lab.build(context, tag="t-multistage", show=False)
+    assert len(lab.dangling()) == 1  # the build stage's result: untagged and without the session's label
+    stage = lab.dangling().rows[0][2]
+    assert "Removed 1 dangling image(s)" in repr(lab.prune())
+    assert stage not in {item["Id"].removeprefix("sha256:")[:12] for item in lab.engine.api.images(filters={"dangling": True})}
