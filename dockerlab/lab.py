@@ -129,14 +129,22 @@ class Lab:
             rows.append([item.name, item.attrs["Config"]["Image"], command, status])
         return Table(docker_command("ps", "-a" if all else None), ["NAMES", "IMAGE", "COMMAND", "STATUS"], rows)
 
-    def images(self) -> Table:
-        """`docker images`: every tagged image on the engine, with its short id and size."""
+    def images(self, repository: str | None = None) -> Table:
+        """`docker images [REPOSITORY]`: every tagged image on the engine (or of one repository), with its short
+        id and size."""
         rows = []
-        for image in self.client.images.list():
+        for image in self.client.images.list(name=repository):
             for ref in image.tags:
                 repository, _, tag = ref.rpartition(":")
                 rows.append([repository, tag, image.short_id.removeprefix("sha256:"), f"{image.attrs['Size'] / 1e6:.1f}MB"])
-        return Table(docker_command("images"), ["REPOSITORY", "TAG", "IMAGE ID", "SIZE"], sorted(rows))
+        if repository is not None:
+            rows = [row for row in rows if row[0] == repository]
+        return Table(docker_command("images", repository), ["REPOSITORY", "TAG", "IMAGE ID", "SIZE"], sorted(rows))
+
+    def image_id(self, image: str) -> str:
+        """`docker image inspect --format '{{.Id}}' IMAGE`: the image's id, the sha256 digest of its configuration
+        (which names every layer by its digest): the same content always has the same id."""
+        return self._inspect_image(image)["Id"]
 
     def remove(self, name: str, force: bool = False) -> Output:
         """`docker rm [-f] NAME` for a container of this session (a running one needs `force`)."""

@@ -119,3 +119,18 @@ def test_a_multi_stage_build_s_leftover_stage_is_this_session_s_to_prune(lab, tm
     stage = lab.dangling().rows[0][2]
     assert "Removed 1 dangling image(s)" in repr(lab.prune())
     assert stage not in {item["Id"].removeprefix("sha256:")[:12] for item in lab.engine.api.images(filters={"dangling": True})}
+
+
+def test_retagging_moves_a_name_and_never_changes_an_image_id(lab):
+    v1 = lab.build(EXAMPLES / "versions" / "v1", tag="t-versions", show=False)
+    v2 = lab.build(EXAMPLES / "versions" / "v2", tag="t-versions:2", show=False)
+    lab.tag("t-versions", "t-versions", "1")
+    assert lab.images("t-versions").rows == [
+        ["t-versions", "1", v1.image_id[7:19], lab.images("t-versions").rows[0][3]],
+        ["t-versions", "2", v2.image_id[7:19], lab.images("t-versions").rows[1][3]],
+        ["t-versions", "latest", v1.image_id[7:19], lab.images("t-versions").rows[2][3]]]
+    assert lab.images("t-versions").command == "$ docker images t-versions"
+    lab.tag("t-versions:2", "t-versions", "latest")
+    assert lab.image_id("t-versions:latest") == v2.image_id
+    assert lab.image_id("t-versions:1") == v1.image_id
+    assert lab.run("t-versions").output == "app version 2\n"
