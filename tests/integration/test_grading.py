@@ -43,7 +43,8 @@ def test_grade_writes_the_expected_table_and_leaves_nothing(tmp_path):
     notebook_submission(submissions / "dave.ipynb")
     out = tmp_path / "grades.csv"
 
-    grader = subprocess.Popen([DOCKERLAB, "grade", str(submissions), "--out", str(out), "--timeout", str(TIMEOUT)],
+    graded = [word for exercise in ("first-image", *sorted(RIGHT_ANSWERS)) for word in ("--exercise", exercise)]
+    grader = subprocess.Popen([DOCKERLAB, "grade", str(submissions), "--out", str(out), "--timeout", str(TIMEOUT), *graded],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stdout, stderr = grader.communicate()
 
