@@ -90,7 +90,7 @@ class Lab:
 
     def _remove_stage_images(self) -> int:
         """Remove the remembered stage images that are still there and used by nothing."""
-        removed = 0
+        removed, still_needed = 0, set()
         for image_id in sorted(self._stage_images):
             try:
                 self.engine.api.remove_image(image_id)
@@ -100,7 +100,8 @@ class Lab:
             except docker.errors.APIError as error:
                 if error.status_code != 409:  # 409: another image or a container still needs it
                     raise
-        self._stage_images.clear()
+                still_needed.add(image_id)
+        self._stage_images = still_needed
         return removed
 
     def run(self, image: str, command: Sequence[str] | str | None = None, name: str | None = None,
@@ -135,10 +136,9 @@ class Lab:
         rows = []
         for image in self.client.images.list(name=repository):
             for ref in image.tags:
-                repository, _, tag = ref.rpartition(":")
-                rows.append([repository, tag, image.short_id.removeprefix("sha256:"), f"{image.attrs['Size'] / 1e6:.1f}MB"])
-        if repository is not None:
-            rows = [row for row in rows if row[0] == repository]
+                name, _, tag = ref.rpartition(":")
+                if repository is None or name == repository:
+                    rows.append([name, tag, image.short_id.removeprefix("sha256:"), f"{image.attrs['Size'] / 1e6:.1f}MB"])
         return Table(docker_command("images", repository), ["REPOSITORY", "TAG", "IMAGE ID", "SIZE"], sorted(rows))
 
     def image_id(self, image: str) -> str:

@@ -134,3 +134,10 @@ def test_retagging_moves_a_name_and_never_changes_an_image_id(lab):
     assert lab.image_id("t-versions:latest") == v2.image_id
     assert lab.image_id("t-versions:1") == v1.image_id
     assert lab.run("t-versions").output == "app version 2\n"
+
+
+def test_images_without_a_repository_still_lists_every_repository(lab):
+    lab.build(EXAMPLES / "versions" / "v1", tag="t-listed", show=False)
+    names = {row[0] for row in lab.images().rows}
+    assert {"t-listed", "dockerlab/busybox"} <= names
+    assert {row[0] for row in lab.images("t-listed").rows} == {"t-listed"}
