@@ -141,3 +141,13 @@ def test_images_without_a_repository_still_lists_every_repository(lab):
     names = {row[0] for row in lab.images().rows}
     assert {"t-listed", "dockerlab/busybox"} <= names
     assert {row[0] for row in lab.images("t-listed").rows} == {"t-listed"}
+
+
+def test_clean_removes_an_image_and_its_commit_made_in_the_same_second():
+    engine = connect_engine()
+    fresh = Lab(engine)
+    fresh.build(EXAMPLES / "writable", tag="t-same-second", show=False)
+    fresh.run("t-same-second", "echo x > /x", name="t-same-second-box")
+    fresh.commit("t-same-second-box", "t-same-second", "child")
+    fresh.clean()
+    assert left_behind(fresh) == []
