@@ -6,9 +6,9 @@ checks), `hidden/checks.json` (used only when grading) and the solution (`soluti
 
 A check is data, not code: `{"kind": "output", "equals": "...", "says": "...", "hint": "..."}`. It
 inspects meaningful properties of the learner's image (config `Cmd`/`Entrypoint`, layers added,
-`created_by`, files, bytes its layers hold that nobody can see, what a run prints and its exit code), never
-ids or image sizes. Quiz answers are
-compared as salted SHA-256 digests, so neither the notebook nor the definition spells them out.
+`created_by`, files, bytes its layers hold that nobody can see, what a run prints and its exit code,
+whether an edit keeps a layer's digest), never ids or image sizes. Quiz answers are compared as salted
+SHA-256 digests, so neither the notebook nor the definition spells them out.
 """
 from __future__ import annotations
 
@@ -191,6 +191,8 @@ class ImageSubject(Protocol):
     def has_file(self, path: str) -> bool: ...
     def starts_from(self, image: str) -> bool: ...
     def reclaimable(self) -> tuple[int, list[str]]: ...
+    def layer_with(self, path: str) -> str | None: ...
+    def after_edit(self, path: str, append: str) -> "ImageSubject | None": ...
 
 
 @dataclass
@@ -250,7 +252,32 @@ def evaluate(check: dict, subject: ImageSubject) -> Finding:
         return Finding(ok, says, "" if ok else (
             f"The image's own layers store {human_size(wasted)} that nobody can see any more{named}: a later "
             "step deleted or overwrote those files, but the layer that made them still holds their bytes."), hint)
+    if kind == "layer_kept":
+        return layer_kept(check, subject, says, hint)
     raise ValueError(f"unknown check kind {kind!r} in an exercise definition")
+
+
+def layer_kept(check: dict, subject: ImageSubject, says: str, hint: str) -> Finding:
+    """Edit one file of the context (`edit`, `append`), rebuild, and compare the digest (diff_id) of the
+    layer holding `layer_with` before and after: the same digest means the build cache kept that layer.
+    With `"kept": false` the layer must be built again instead (the edit must reach it)."""
+    path, edited_file, want_kept = check["layer_with"], check["edit"], check.get("kept", True)
+    before = subject.layer_with(path)
+    if before is None:
+        return Finding(False, says, f"No layer of the image adds or changes {path}.", hint)
+    edited = subject.after_edit(edited_file, check.get("append", "\n"))
+    if edited is None:
+        return Finding(False, says, f"The folder has no file {edited_file} to edit; keep the starter's files.", hint)
+    kept = edited.layer_with(path) == before
+    if kept == want_kept:
+        return Finding(True, says)
+    if want_kept:
+        problem = (f"After an edit to {edited_file}, the layer holding {path} was built again (its digest "
+                   f"changed), so a step before it depends on {edited_file}.")
+    else:
+        problem = (f"After an edit to {edited_file}, the layer holding {path} came from the cache unchanged, "
+                   f"so the step that makes it never sees {edited_file}.")
+    return Finding(False, says, problem, hint)
 
 
 def _quote(text: str, limit: int = 120) -> str:

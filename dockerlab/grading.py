@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import csv
 import json
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -34,8 +35,9 @@ NETWORK_NOTE = ("Checks run containers without any network (its output says so),
 class ImageUnderCheck:
     """The learner's built image, as checks see it: its config, layers, files and (limited) runs."""
 
-    def __init__(self, session: Session, image_id: str, limits: Limits) -> None:
+    def __init__(self, session: Session, image_id: str, limits: Limits, context: Path | None = None) -> None:
         self.session = session
+        self.context = context  # the folder it was built from (for checks that edit and rebuild)
         self.image_id = image_id
         self.limits = limits
         self.attrs = session.engine.api.inspect_image(image_id)
@@ -72,6 +74,32 @@ class ImageUnderCheck:
             raise DockerlabError("The check could not read every layer of the image from `docker save`, so it "
                                  "cannot count reclaimable bytes; run `dockerlab doctor` and check again.")
         return model.reclaimable_own, model.reclaimable_paths()
+
+    def layer_with(self, path: str) -> str | None:
+        """The digest (diff_id) of the topmost layer that adds or changes `path` (read from `docker save`)."""
+        from .archive import read_engine_image
+        from .layers import build_image_layers
+
+        archive = read_engine_image(self.session.engine, self.image_id)
+        model = build_image_layers(self.image_id, archive.diff_ids, archive.history, layer_files=archive.layers)
+        wanted = path.strip("/")
+        found = [layer.diff_id for layer in model.layers
+                 if any(change.path == wanted and change.change != "deleted" for change in layer.changes or [])]
+        return found[-1] if found else None
+
+    def after_edit(self, path: str, append: str) -> "ImageUnderCheck | None":
+        """The same context with `append` added to the file `path`, built again in this session (the build cache
+        decides what is reused); None when the context has no such file. `{nonce}` in `append` becomes this
+        session's id, so an edit made by an earlier check can never come from the cache."""
+        if self.context is None or not (self.context / path).is_file():
+            return None
+        with tempfile.TemporaryDirectory(prefix="dockerlab-edit-") as folder:
+            copy = Path(folder) / "context"
+            shutil.copytree(self.context, copy, symlinks=True)
+            with (copy / path).open("a") as handle:
+                handle.write(append.replace("{nonce}", self.session.id))
+            image_id = sandboxed_build(self.session, copy, self.limits)
+        return ImageUnderCheck(self.session, image_id, self.limits)
 
     def has_file(self, path: str) -> bool:
         """Looks inside the image without running it (a created container is never started)."""
@@ -123,7 +151,7 @@ def check_image(engine: Engine, exercise: Exercise, context: Path, hidden: bool,
     try:
         ensure_limits_bite(session)
         image_id = sandboxed_build(session, context, exercise.limits)
-        subject = ImageUnderCheck(session, image_id, exercise.limits)
+        subject = ImageUnderCheck(session, image_id, exercise.limits, context)
         findings = []
         for check in exercise.checks(hidden):
             findings.append(evaluate(check, subject))

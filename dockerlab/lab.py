@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
@@ -15,12 +16,15 @@ from .containers import Container, RunResult, inspect_container, run_container
 from .engine import Engine, connect_engine
 from .errors import (BuildFailed, ContainerNotFound, DockerlabError, ImageInUse, ImageNotFound, Interrupted,
                      NotOwned, TransferFailed)
-from .layers import ContainerLayer, ImageLayers, build_image_layers
+from .layers import ContainerLayer, ImageLayers, Step, build_image_layers, human_size
 from .references import DOCKER_HUB, Reference, parse_reference, registry_address
 from .registry import Registry, TransferProgress, check_login, start_registry, sweep_stale_registries, transfer
 from .results import BuildResult, Output, Table, TransferResult, docker_command
 from .session import Session, sweep_stale_sessions
 from .swarm import Swarm
+
+
+STEP_RESULT = re.compile(r"^\s*---> ([0-9a-f]{12})$")  # the builder's "this step made image ..." line
 
 
 class Lab:
@@ -34,6 +38,7 @@ class Lab:
         self._registries: list[Registry] = []
         self._stops_registries_at_exit = False
         self._built: dict[str, list[BuildStep]] = {}  # image id -> the build's steps (cache hits)
+        self._stage_images: set[str] = set()  # unlabelled `<none>` results of earlier stages of multi-stage builds
 
     @property
     def client(self) -> docker.DockerClient:
@@ -67,9 +72,37 @@ class Lab:
         if view:
             view.finish(progress, failed=False)
         self._built[progress.image_id] = progress.steps
+        self._note_stage_images(progress)
         flags = ["-f", dockerfile] if dockerfile != "Dockerfile" else []
         command = docker_command("build", *(["-t", tag] if tag else []), *flags, str(path))
         return BuildResult(tag, progress.image_id, progress.steps, command)
+
+    def _note_stage_images(self, progress: BuildProgress) -> None:
+        """Remember the images that earlier stages of a multi-stage build left behind: the classic builder
+        keeps each stage's result as an untagged image without the build's label, so only this list lets
+        `prune()` and `clean()` remove them."""
+        if sum(step.instruction.upper().startswith("FROM ") for step in progress.steps) < 2:
+            return
+        made = {match.group(1) for line in progress.log if (match := STEP_RESULT.match(line))}
+        for item in self.engine.api.images(filters={"dangling": True}):
+            if item["Id"].removeprefix("sha256:")[:12] in made and item["Id"] != progress.image_id:
+                self._stage_images.add(item["Id"])
+
+    def _remove_stage_images(self) -> int:
+        """Remove the remembered stage images that are still there and used by nothing."""
+        removed, still_needed = 0, set()
+        for image_id in sorted(self._stage_images):
+            try:
+                self.engine.api.remove_image(image_id)
+                removed += 1
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as error:
+                if error.status_code != 409:  # 409: another image or a container still needs it
+                    raise
+                still_needed.add(image_id)
+        self._stage_images = still_needed
+        return removed
 
     def run(self, image: str, command: Sequence[str] | str | None = None, name: str | None = None,
             detach: bool = False, **options) -> RunResult:
@@ -97,14 +130,21 @@ class Lab:
             rows.append([item.name, item.attrs["Config"]["Image"], command, status])
         return Table(docker_command("ps", "-a" if all else None), ["NAMES", "IMAGE", "COMMAND", "STATUS"], rows)
 
-    def images(self) -> Table:
-        """`docker images`: every tagged image on the engine, with its short id and size."""
+    def images(self, repository: str | None = None) -> Table:
+        """`docker images [REPOSITORY]`: every tagged image on the engine (or of one repository), with its short
+        id and size."""
         rows = []
-        for image in self.client.images.list():
+        for image in self.client.images.list(name=repository):
             for ref in image.tags:
-                repository, _, tag = ref.rpartition(":")
-                rows.append([repository, tag, image.short_id.removeprefix("sha256:"), f"{image.attrs['Size'] / 1e6:.1f}MB"])
-        return Table(docker_command("images"), ["REPOSITORY", "TAG", "IMAGE ID", "SIZE"], sorted(rows))
+                name, _, tag = ref.rpartition(":")
+                if repository is None or name == repository:
+                    rows.append([name, tag, image.short_id.removeprefix("sha256:"), f"{image.attrs['Size'] / 1e6:.1f}MB"])
+        return Table(docker_command("images", repository), ["REPOSITORY", "TAG", "IMAGE ID", "SIZE"], sorted(rows))
+
+    def image_id(self, image: str) -> str:
+        """`docker image inspect --format '{{.Id}}' IMAGE`: the image's id, the sha256 digest of its configuration
+        (which names every layer by its digest): the same content always has the same id."""
+        return self._inspect_image(image)["Id"]
 
     def remove(self, name: str, force: bool = False) -> Output:
         """`docker rm [-f] NAME` for a container of this session (a running one needs `force`)."""
@@ -127,6 +167,52 @@ class Lab:
         image_id = self._inspect_image(image)["Id"]
         found = self.engine.api.containers(all=True, filters={"ancestor": image_id})
         return sorted(item["Names"][0].lstrip("/") for item in found if item["ImageID"] == image_id)
+
+    def commit(self, container: str, repository: str, tag: str = "latest") -> Output:
+        """`docker commit CONTAINER REPOSITORY:TAG`: a new image, the container's image plus one layer holding
+        its writable layer (labelled with this session, so `clean()` removes it)."""
+        reference = parse_reference(f"{repository}:{tag}")
+        attrs = inspect_container(self.session, container)
+        before = len(self.engine.api.inspect_image(attrs["Image"])["RootFS"].get("Layers") or [])
+        label = [f"LABEL {key}={value}" for key, value in self.session.labels.items()]
+        answer = self.engine.api.commit(attrs["Id"], repository=reference.repository, tag=reference.tag, changes=label)
+        after = len(self.engine.api.inspect_image(answer["Id"])["RootFS"].get("Layers") or [])
+        name = f"{repository}:{tag}"
+        return Output(docker_command("commit", container, name),
+                      f"Saved the container {attrs['Name'].lstrip('/')} as the image {name}: "
+                      f"{before} layer(s) of its image + {after - before} new layer (its writable layer).")
+
+    def history(self, image: str) -> Table:
+        """`docker history IMAGE`, rows as the CLI shows them: the IMAGE column is `<missing>` for a step that
+        has no image of its own on this engine (pulled or loaded images), else that step's short id."""
+        from .diagram import shorten
+
+        attrs = self._inspect_image(image)
+        rows = []
+        for item in self.engine.api.history(attrs["Id"]):
+            shown = item["Id"] if item["Id"] == "<missing>" else item["Id"].removeprefix("sha256:")[:12]
+            step = Step(item.get("CreatedBy", ""), not item.get("Size"), None).text
+            rows.append([shown, shorten(step, 50), human_size(item.get("Size", 0))])
+        return Table(docker_command("history", image), ["IMAGE", "CREATED BY", "SIZE"], rows)
+
+    def dangling(self) -> Table:
+        """`docker images --filter dangling=true`, limited to this notebook's images: the `<none>` ones a rebuild
+        left behind when it moved their name to a new image (and the stages of its multi-stage builds)."""
+        found = self.engine.api.images(filters={"dangling": True, "label": f"dockerlab.session={self.session.id}"})
+        found += [item for item in self.engine.api.images(filters={"dangling": True}) if item["Id"] in self._stage_images]
+        rows = [["<none>", "<none>", item["Id"].removeprefix("sha256:")[:12], human_size(item.get("Size", 0))]
+                for item in sorted(found, key=lambda item: item["Created"])]
+        return Table(docker_command("images", "--filter", "dangling=true"), ["REPOSITORY", "TAG", "IMAGE ID", "SIZE"], rows)
+
+    def prune(self) -> Output:
+        """`docker image prune --filter label=dockerlab.session=<this notebook>`: remove this notebook's dangling
+        images (never anyone else's)."""
+        selector = f"dockerlab.session={self.session.id}"
+        dangling = len(self.dangling())
+        self.engine.api.prune_images(filters={"dangling": True, "label": selector})
+        self._remove_stage_images()
+        return Output(docker_command("image", "prune", "--force", "--filter", f"label={selector}"),
+                      f"Removed {dangling} dangling image(s) made by this notebook; nothing else was touched.")
 
     @property
     def swarm(self) -> Swarm:
@@ -161,7 +247,9 @@ class Lab:
         logins = len(self._credentials)
         self._credentials.clear()
         registries = self.stop_registries()
-        return {**self.session.clean(), "tags": tags, "logins": logins, "registries": registries}
+        cleaned = self.session.clean()
+        cleaned["images"] = cleaned.get("images", 0) + self._remove_stage_images()
+        return {**cleaned, "tags": tags, "logins": logins, "registries": registries}
 
     # --- sharing images: a registry of our own, login, tag, push, pull ---------------------------
 

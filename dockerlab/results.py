@@ -45,6 +45,19 @@ class BuildResult:
     def cached_steps(self) -> int:
         return sum(step.cached for step in self.steps)
 
+    def cache(self) -> "Table":
+        """Each step and whether the builder reused it from its cache (`Using cache`) or ran it."""
+        from .layers import is_kit_label
+
+        rows = []
+        for step in self.steps:
+            text = step.instruction
+            if is_kit_label(text):
+                text = text.split("=", 1)[0] + "=… (the kit's label)"
+            shown = "-" if text.upper().startswith("FROM ") else ("reused (cache)" if step.cached else "ran")
+            rows.append([f"{step.number}/{len(self.steps)}", text, shown])
+        return Table(self.command, ["STEP", "INSTRUCTION", "CACHE"], rows)
+
     def __repr__(self) -> str:
         name = self.tag or "an untagged image"
         return f"{self.command}\nBuilt {name} in {len(self.steps)} steps."

@@ -164,15 +164,19 @@ def remove_labelled(engine: Engine, label_filter: str) -> dict[str, int]:
         if kind == "images":  # newest first, so an image built FROM another of the session goes first
             items = sorted(items, key=lambda item: item.get("Created", 0), reverse=True)
         removed[kind] = 0
-        for item in items:
-            try:
-                remove(item)
-                removed[kind] += 1
-            except docker.errors.NotFound:
-                pass  # already gone (removed with its parent, or by its own session meanwhile)
-            except docker.errors.APIError as error:
-                if error.status_code != 409:  # 409: already being removed, or still needed by another's image
-                    raise
+        while items:  # again while a pass made progress: images created in the same second sort either way
+            refused = []
+            for item in items:
+                try:
+                    remove(item)
+                    removed[kind] += 1
+                except docker.errors.NotFound:
+                    pass  # already gone (removed with its parent, or by its own session meanwhile)
+                except docker.errors.APIError as error:
+                    if error.status_code != 409:  # 409: already being removed, or still needed by another's image
+                        raise
+                    refused.append(item)
+            items = refused if len(refused) < len(items) else []
     if services:
         removed["services"] = services
     if release_swarm(engine, label_filter.partition("=")[2]):

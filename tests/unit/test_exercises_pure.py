@@ -14,7 +14,7 @@ from dockerlab.sandbox import Limits, RunOutcome, measure_context
 from dockerlab.student import student_version
 
 GREETING = "Hello World!! My first Docker image"
-CHECK_KINDS = {"output", "exit_code", "config", "layers", "history", "base", "file", "reclaimable"}
+CHECK_KINDS = {"output", "exit_code", "config", "layers", "history", "base", "file", "reclaimable", "layer_kept"}
 
 
 def test_every_exercise_loads_with_known_check_kinds_and_a_solution():
@@ -212,3 +212,40 @@ def test_every_answer_in_the_lessons_is_a_right_literal_so_a_notebook_can_be_gra
                 assert answer_is_right(load_exercise(exercise_id), answer), f"{path.name}: {exercise_id}"
             answered |= set(answers)
     assert {"sharing-name-for-registry", "layers-delete-later", "sharing-tag-or-digest"} <= answered
+
+
+class EditableImage:
+    """A fake image whose layer digests after an edit are given: the `layer_kept` check's subject."""
+
+    def __init__(self, layers, after=None, has_file=True):
+        self.layers, self.after, self.has_file_to_edit = layers, after, has_file
+        self.edits = []
+
+    def layer_with(self, path):
+        return self.layers.get(path)
+
+    def after_edit(self, path, append):
+        self.edits.append((path, append))
+        return EditableImage(self.after) if self.has_file_to_edit else None
+
+
+LAYER_KEPT = {"kind": "layer_kept", "layer_with": "/deps/installed.txt", "edit": "app.sh", "append": "# x\n",
+              "says": "the dependency layer is kept"}
+
+
+def test_layer_kept_passes_only_when_the_layer_digest_survives_the_edit():
+    kept = EditableImage({"/deps/installed.txt": "sha256:aaa"}, {"/deps/installed.txt": "sha256:aaa"})
+    assert evaluate(LAYER_KEPT, kept).ok
+    assert kept.edits == [("app.sh", "# x\n")]
+    rebuilt = evaluate(LAYER_KEPT, EditableImage({"/deps/installed.txt": "sha256:aaa"}, {"/deps/installed.txt": "sha256:bbb"}))
+    assert not rebuilt.ok and "was built again (its digest changed)" in rebuilt.problem
+    wanted_rebuilt = {**LAYER_KEPT, "kept": False}
+    assert evaluate(wanted_rebuilt, EditableImage({"/deps/installed.txt": "sha256:aaa"}, {"/deps/installed.txt": "sha256:bbb"})).ok
+    cached = evaluate(wanted_rebuilt, kept)
+    assert not cached.ok and "never sees app.sh" in cached.problem
+
+
+def test_layer_kept_names_a_missing_layer_or_a_missing_file_to_edit():
+    assert "No layer of the image adds or changes /deps/installed.txt" in evaluate(LAYER_KEPT, EditableImage({})).problem
+    missing = evaluate(LAYER_KEPT, EditableImage({"/deps/installed.txt": "sha256:aaa"}, has_file=False))
+    assert "no file app.sh to edit" in missing.problem
