@@ -140,8 +140,12 @@ class Lab:
         lines = [f"{key}: {value}" for item in answer for key, value in item.items()]
         return Action(docker_command("rmi", image), "\n".join(lines))
 
-    def containers_using(self, image_id: str) -> list[str]:
-        """Names of the containers (running or stopped) made from exactly this image."""
+    def containers_using(self, image: str) -> list[str]:
+        """Names of the containers (running or stopped) made from exactly this image (name or id)."""
+        try:
+            image_id = self.engine.api.inspect_image(image)["Id"]
+        except docker.errors.ImageNotFound:
+            return []
         found = self.engine.api.containers(all=True, filters={"ancestor": image_id})
         return sorted(item["Names"][0].lstrip("/") for item in found if item["ImageID"] == image_id)
 

@@ -169,7 +169,12 @@ class Swarm:
     def scale(self, name: str, replicas: int) -> Action:
         """`docker service scale NAME=N`: the swarm starts or stops containers until N run."""
         service = self._own_service(name, "scale")
-        service.scale(replicas)
+        spec = service.attrs["Spec"]
+        # The service's own spec with only the replica count changed: anything else would make the
+        # swarm replace the running containers one by one (a rolling update), as the SDK's scale() does.
+        self.api.update_service(service.id, service.version, task_template=spec["TaskTemplate"], name=spec["Name"],
+                                labels=spec.get("Labels"), mode=ServiceMode("replicated", replicas=replicas),
+                                endpoint_spec=spec.get("EndpointSpec"))
         self._wait_converged(name, replicas)
         return Action(docker_command("service", "scale", f"{name}={replicas}"), f"{name}: {replicas}/{replicas} replicas running")
 
