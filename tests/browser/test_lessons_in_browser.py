@@ -35,8 +35,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 LESSONS = sorted(path.stem for path in NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
 DIAGRAM_LESSONS = ["02", "05", "06", "07"]
-# A safety net so a hung kernel cannot hang CI forever; never a performance limit (ms).
+# Safety nets so nothing can hang CI forever; never performance limits (ms): a lesson's cells may take
+# up to LESSON_WAIT_MS, a page or menu step up to UI_WAIT_MS.
 LESSON_WAIT_MS = 30 * 60 * 1000
+UI_WAIT_MS = 3 * 60 * 1000
 QUIZ_WAIT_MS = 2 * 60 * 1000  # a check runs against the engine: generous, and still no perf limit
 # Lab settings: every cell in the DOM (no virtual scrolling), no news or update pop-ups.
 LAB_SETTINGS = {
@@ -138,25 +140,41 @@ def lesson(request, jupyter, browser) -> RanLesson:
     base, token, root = jupyter
     stem = request.param
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(LESSON_WAIT_MS)
+    page.set_default_timeout(UI_WAIT_MS)
     started = time.monotonic()
+    step = "open the lesson"
     try:
         # A workspace of its own, reset: only this lesson's tab, whatever earlier pages left open.
         page.goto(f"{base}/lab/workspaces/{stem}/tree/{stem}.ipynb?token={token}&reset")
-        page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+        page.wait_for_selector(f"{PANEL} .jp-Notebook .jp-Cell")
+        step = "wait for the kernel"
         wait_for_kernel_idle(page)
-        click_menu(page, "Edit", "Clear Outputs of All Cells")  # so a saved output cannot pass for a fresh one
-        page.wait_for_function(f"() => {PROMPTS}.every(p => !/\\d/.test(p.textContent))")
+        # Every code cell's prompt must be on the page, or a check on the prompts would pass on none.
+        code_cells = sum(cell.cell_type == "code" for cell in nbformat.read(root / f"{stem}.ipynb", as_version=4).cells)
+        prompts = f"(() => {{ const all = {PROMPTS}; return all.length === {code_cells} ? all : null; }})()"
+        page.wait_for_function(f"() => {prompts} !== null")
+        step = "clear the saved outputs"  # so a saved output cannot pass for a fresh one
+        click_menu(page, "Edit", "Clear Outputs of All Cells")
+        page.wait_for_function(f"() => {prompts}?.every(p => !/\\d/.test(p.textContent))")
+        step = "run all cells"
         click_menu(page, "Run", "Run All Cells")
         # Every cell has run, or one failed (Run All then stops: the cells after it stay [ ])...
-        page.wait_for_function(f"() => {PROMPTS}.every(p => /\\[\\d+\\]/.test(p.textContent))"
-                               f" || document.querySelector('{STDERR}') !== null")
+        page.wait_for_function(f"() => {prompts}?.every(p => /\\[\\d+\\]/.test(p.textContent))"
+                               f" || document.querySelector('{STDERR}') !== null", timeout=LESSON_WAIT_MS)
         # ...and none is still queued or running.
-        page.wait_for_function(f"() => !{PROMPTS}.some(p => p.textContent.includes('*'))")
+        page.wait_for_function(f"() => {prompts}?.some(p => p.textContent.includes('*')) === false",
+                               timeout=LESSON_WAIT_MS)
         wait_for_kernel_idle(page)
         seconds = time.monotonic() - started
+        step = "save the notebook"
         saved = save_and_read(page, root / f"{stem}.ipynb")
+        step = "check it"
         yield RanLesson(stem, page, saved, seconds)
+    except playwright_api.Error as error:
+        shot = root.parent / f"{stem}-stuck.png"
+        page.screenshot(path=str(shot))
+        raise AssertionError(f"{stem}: could not {step} in the browser ({error.message.splitlines()[0]}); "
+                             f"screenshot: {shot}") from None
     finally:
         page.close()
         shut_down_kernels(base, token, f"{stem}.ipynb")
@@ -186,7 +204,10 @@ def save_and_read(page, path: Path) -> nbformat.NotebookNode:
     """Save from the browser (File > Save Notebook) and read what the learner's run produced."""
     asked = time.time_ns()
     click_menu(page, "File", "Save Notebook")
+    deadline = time.monotonic() + UI_WAIT_MS / 1000
     while path.stat().st_mtime_ns < asked:
+        if time.monotonic() > deadline:
+            raise playwright_api.Error("the notebook file was not written")
         time.sleep(0.2)
     while True:  # the server writes the file in one go, but read it only once it parses
         try:
