@@ -222,6 +222,8 @@ def test_every_cell_runs_without_an_error(lesson):
     not_run = [cell.source.splitlines()[0] for cell in code_cells if cell.execution_count is None and cell.source.strip()]
     errors = [f"{output.ename}: {output.evalue}" for cell in code_cells for output in cell.outputs
               if output.output_type == "error"]
+    errors += [output.text.strip().splitlines()[-1] for cell in code_cells for output in cell.outputs
+               if output.get("name") == "stderr" and ("Traceback" in output.text or "✗" in output.text)]
     assert errors == [] and not_run == [], f"{lesson.stem}: errors {errors}, cells not run {not_run}"
     tracebacks = [text for text in lesson.page.locator(STDERR).all_inner_texts() if "Traceback" in text]
     assert tracebacks == []
