@@ -30,7 +30,7 @@ from dockerlab.engine import ENGINE_TIMING_ENV, connect_engine  # noqa: E402
 from dockerlab.session import sweep_stale_sessions  # noqa: E402
 
 NBVAL = [sys.executable, "-m", "pytest", "--nbval-lax", "--sanitize-with", "tests/notebooks/sanitize.cfg",
-         "-p", "no:cacheprovider", "-q", "notebooks"]
+         "-p", "no:cacheprovider", "-q", "-rf", "notebooks"]
 TARGETS = {"cold": 180, "warm": 90}  # seconds, from the issue (printed for comparison, not asserted)
 
 
@@ -56,8 +56,9 @@ def run_course(label: str) -> dict:
         waits = [json.loads(path.read_text()) for path in Path(folder).glob("*.json")]
     summary = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
     engine_wait = sum(item["engine_wait_seconds"] for item in waits)
+    failed = [line.split(" - ")[0].removeprefix("FAILED ") for line in done.stdout.splitlines() if line.startswith("FAILED")]
     return {"run": label, "wall": wall, "engine_wait": engine_wait, "kernels": len(waits),
-            "summary": summary, "exit": done.returncode}
+            "summary": summary, "exit": done.returncode, "failed": failed}
 
 
 def main() -> None:
@@ -71,6 +72,10 @@ def main() -> None:
         share = result["engine_wait"] / result["wall"] if result["wall"] else 0.0
         print(f"{result['run']:5} {result['wall']:8.1f} {TARGETS[result['run']]:9d} {result['engine_wait']:14.1f} "
               f"{share:6.0%}  {result['kernels']:7d}  {result['summary']} (exit {result['exit']})")
+    for result in results:
+        if result["failed"]:
+            print(f"{result['run']} failures (a lesson run by someone else at the same time on this engine "
+                  f"collides on image tags and container names): {', '.join(result['failed'][:5])}")
     cold, warm = results
     print(f"warm / cold wall time: {warm['wall'] / cold['wall']:.2f}")
     print(f"load average at the end: {os.getloadavg()[0]:.2f} (other work on this machine inflates the figures)")
