@@ -23,6 +23,7 @@ bench: setup
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/registry.py
 	$(BIN)/python bench/layers.py
+	$(BIN)/python bench/course.py
 
 clean: setup
 	$(BIN)/dockerlab clean

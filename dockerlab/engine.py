@@ -89,9 +89,78 @@ def explain_connection_failure(host: str, error: BaseException) -> str:
     return f"Could not reach the Docker engine at {host}: {reason}. {WHAT_TO_DO}"
 
 
+ENGINE_TIMING_ENV = "DOCKERLAB_ENGINE_TIMING"  # a folder: each process writes <pid>.json there
+
+
+class _EngineWaitClock:
+    """Seconds this process spent blocked on the engine's socket (for bench/course.py only)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / f"{os.getpid()}.json"
+        self.seconds = 0.0
+        self.calls = 0
+        self._written = 0.0
+
+    def add(self, seconds: float) -> None:
+        self.seconds += seconds
+        self.calls += 1
+        if time.monotonic() - self._written > 1:
+            self.write()
+
+    def write(self) -> None:
+        self._written = time.monotonic()
+        self.path.write_text(f'{{"engine_wait_seconds": {self.seconds}, "socket_reads": {self.calls}}}')
+
+
+def install_engine_timing(folder: str) -> None:
+    """Time every read and write on the engine's unix socket: the time the kit waits on the engine.
+
+    Enabled only by the DOCKERLAB_ENGINE_TIMING environment variable (bench/course.py sets it for the
+    kernels nbval starts). Blocking reads cover the engine's work too: a build step or `wait` for a
+    container is time spent waiting for the engine's next bytes.
+    """
+    import atexit
+    import socket
+
+    from docker.transport.unixconn import UnixHTTPConnection
+
+    if getattr(UnixHTTPConnection, "_dockerlab_timed", False):
+        return
+    clock = _EngineWaitClock(Path(folder))
+    atexit.register(clock.write)
+
+    class TimedSocket(socket.socket):
+        __slots__ = ()
+
+        def recv_into(self, *args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return super().recv_into(*args, **kwargs)
+            finally:
+                clock.add(time.perf_counter() - started)
+
+        def sendall(self, *args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return super().sendall(*args, **kwargs)
+            finally:
+                clock.add(time.perf_counter() - started)
+
+    connect = UnixHTTPConnection.connect
+
+    def timed_connect(self):
+        connect(self)
+        self.sock.__class__ = TimedSocket  # same layout (no new slots): only the methods change
+
+    UnixHTTPConnection.connect = timed_connect
+    UnixHTTPConnection._dockerlab_timed = True
+
+
 def connect_engine(timeout: int = 60) -> Engine:
     """Connect to the engine the environment names, negotiating the API version with it."""
     host = docker_host()
+    if os.environ.get(ENGINE_TIMING_ENV):
+        install_engine_timing(os.environ[ENGINE_TIMING_ENV])
     try:
         client = docker.DockerClient(base_url=host, version="auto", timeout=timeout)
         version = client.version()

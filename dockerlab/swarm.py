@@ -2,8 +2,9 @@
 
 The swarm is an engine-wide state shared by everyone on the engine, so the kit is careful with it:
 the swarm it starts carries the session label (in the swarm's spec), services and their containers
-carry it too, and a session leaves the swarm only if it started it and no other session's services
-still run there (otherwise it hands the swarm over). `release_swarm` and `remove_services` are what the
+carry it too, one notebook at a time holds it (`init` waits while another live notebook does, and
+takes over a swarm whose notebook is gone), and a session leaves the swarm only if it started it and
+no other session's services still run there (otherwise it hands the swarm over). `release_swarm` and `remove_services` are what the
 session's cleanup (and the sweep of finished sessions) call.
 """
 from __future__ import annotations
@@ -17,14 +18,15 @@ from docker.types import ContainerSpec, ServiceMode, TaskTemplate
 from .engine import Engine
 from .errors import ImageNotFound, NameTaken, SwarmError
 from .results import Output, Table, docker_command
+from .session import SESSION_LABEL, owner_is_alive
 
 if TYPE_CHECKING:
     from .session import Session
 
-SESSION_LABEL = "dockerlab.session"  # the same key as `session.SESSION_LABEL` (session imports this module)
 GWBRIDGE_LABEL = "dockerlab.made-gwbridge"  # on the swarm: docker_gwbridge did not exist before its init
 GWBRIDGE = "docker_gwbridge"
 CONVERGE_SECONDS = 90
+SWARM_WAIT_SECONDS = 600  # how long `init` waits for another notebook to be done with the swarm
 
 
 def swarm_is_active(engine: Engine) -> bool:
@@ -94,6 +96,30 @@ def release_swarm(engine: Engine, session_id: str) -> bool:
     return True
 
 
+def wait_until_swarm_is_free(engine: Engine, session_id: str, seconds: float = SWARM_WAIT_SECONDS) -> str:
+    """Wait until this engine is in no swarm, or in one `session_id` may use; say which.
+
+    Returns "free" (no swarm), "ours" (started by `session_id`), "foreign" (a swarm the kit did not
+    start: use it, never leave it) or "busy" (another live notebook still held it after `seconds`).
+    A swarm whose notebook is gone is taken back (its services removed, the swarm left) on the way.
+    """
+    deadline = time.monotonic() + seconds
+    while swarm_is_active(engine):
+        owner = swarm_labels(engine).get(SESSION_LABEL)
+        if owner == session_id:
+            return "ours"
+        if owner is None:
+            return "foreign"
+        if not owner_is_alive(owner):
+            remove_services(engine, f"{SESSION_LABEL}={owner}")
+            release_swarm(engine, owner)
+            continue
+        if time.monotonic() > deadline:
+            return "busy"
+        time.sleep(1)
+    return "free"
+
+
 def remove_unused_network(engine: Engine, name: str) -> None:
     """Remove a network the kit caused to exist, unless a container is attached to it."""
     try:
@@ -115,25 +141,37 @@ class Swarm:
     def api(self) -> docker.APIClient:
         return self.engine.api
 
-    def init(self, advertise_addr: str = "127.0.0.1") -> Output:
-        """`docker swarm init`: make this engine a one-node swarm (its manager), unless it is one already."""
+    def init(self, advertise_addr: str = "127.0.0.1", wait_seconds: float = SWARM_WAIT_SECONDS) -> Output:
+        """`docker swarm init`: make this engine a one-node swarm (its manager), unless it is one already.
+
+        Another notebook using the engine's swarm right now is waited for (it leaves at its end).
+        """
         command = docker_command("swarm", "init", "--advertise-addr", advertise_addr)
-        if swarm_is_active(self.engine):
-            if swarm_labels(self.engine).get(SESSION_LABEL) == self.session.id:
+        while True:
+            state = wait_until_swarm_is_free(self.engine, self.session.id, wait_seconds)
+            if state == "ours":
                 return Output(command, "This engine is already a swarm manager: this notebook started the swarm.")
-            return Output(command, "This engine is already in a swarm that this notebook did not start; "
-                                   "the lesson uses it and will not leave it.")
-        labels = dict(self.session.labels)
-        if not self.api.networks(names=[GWBRIDGE]):
-            labels[GWBRIDGE_LABEL] = "yes"
-        try:
-            self.api.init_swarm(advertise_addr=advertise_addr, listen_addr=f"{advertise_addr}:2377",
-                                swarm_spec=self.api.create_swarm_spec(labels=labels))
-        except docker.errors.APIError as error:
-            raise SwarmError(
-                f"`docker swarm init` failed: {error.explanation}. Check `docker info` (Swarm:) and try again."
-            ) from None
-        return Output(command, "Swarm initialized: this engine is now a manager (a swarm of one node).")
+            if state == "foreign":
+                return Output(command, "This engine is already in a swarm that this notebook did not start; "
+                                       "the lesson uses it and will not leave it.")
+            if state == "busy":
+                raise SwarmError(
+                    "Another notebook is using this engine's swarm and did not finish within "
+                    f"{wait_seconds:.0f} s; run this cell again when it is done (it leaves the swarm at its end)."
+                )
+            labels = dict(self.session.labels)
+            if not self.api.networks(names=[GWBRIDGE]):
+                labels[GWBRIDGE_LABEL] = "yes"
+            try:
+                self.api.init_swarm(advertise_addr=advertise_addr, listen_addr=f"{advertise_addr}:2377",
+                                    swarm_spec=self.api.create_swarm_spec(labels=labels))
+            except docker.errors.APIError as error:
+                if swarm_is_active(self.engine):
+                    continue  # another notebook started one at the same moment: wait for it as above
+                raise SwarmError(
+                    f"`docker swarm init` failed: {error.explanation}. Check `docker info` (Swarm:) and try again."
+                ) from None
+            return Output(command, "Swarm initialized: this engine is now a manager (a swarm of one node).")
 
     def nodes(self) -> Table:
         """`docker node ls`: the machines (engines) in the swarm; here, just this one."""
@@ -169,7 +207,12 @@ class Swarm:
     def scale(self, name: str, replicas: int) -> Output:
         """`docker service scale NAME=N`: the swarm starts or stops containers until N run."""
         service = self._own_service(name, "scale")
-        service.scale(replicas)
+        spec = service.attrs["Spec"]
+        # The service's own spec with only the replica count changed: anything else would make the
+        # swarm replace the running containers one by one (a rolling update), as the SDK's scale() does.
+        self.api.update_service(service.id, service.version, task_template=spec["TaskTemplate"], name=spec["Name"],
+                                labels=spec.get("Labels"), mode=ServiceMode("replicated", replicas=replicas),
+                                endpoint_spec=spec.get("EndpointSpec"))
         self._wait_converged(name, replicas)
         return Output(docker_command("service", "scale", f"{name}={replicas}"), f"{name}: {replicas}/{replicas} replicas running")
 
