@@ -17,7 +17,7 @@ student: setup
 
 # One pytest run: unit and integration tests (tests/), then every lesson under nbval (notebooks/).
 test: setup
-	$(BIN)/python -m pytest --nbval-lax --sanitize-with tests/notebooks/sanitize.cfg tests notebooks
+	$(BIN)/python -m pytest --nbval-lax --nbval-sanitize-with tests/notebooks/sanitize.cfg tests notebooks
 
 bench: setup
 	$(BIN)/python bench/overhead.py
