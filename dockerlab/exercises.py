@@ -225,10 +225,11 @@ def evaluate(check: dict, subject: ImageSubject) -> Finding:
         return Finding(not problem, says, problem, hint, run=run)
     if kind == "config":
         value = subject.config.get(check["field"]) or None
-        wanted = check.get("equals")
-        ok = value == wanted
+        wanted = check["one_of"] if "one_of" in check else [check.get("equals")]
+        ok = value in wanted
+        expected = " or ".join(json.dumps(choice) for choice in wanted)
         return Finding(ok, says, "" if ok else f"The image's {check['field']} is {json.dumps(value)}, "
-                                              f"not {json.dumps(wanted)}.", hint)
+                                              f"not {expected}.", hint)
     if kind == "layers":
         added = subject.layers_added()
         ok = added <= check["added_at_most"]

@@ -265,6 +265,36 @@ def exited_in_time(session: Session, container_id: str, deadline: float) -> bool
         return False
 
 
+def start_failure_code(error: Exception) -> int | None:
+    """The exit code `docker run` gives when the container's command cannot start, or None (another error).
+
+    Like the docker CLI: 127 when the program is not found, 126 when it cannot be executed.
+    """
+    text = str(getattr(error, "explanation", "") or error).lower()
+    if "executable file not found" in text or "no such file or directory" in text:
+        return 127
+    if "permission denied" in text or "exec format error" in text or "not a directory" in text:
+        return 126
+    return None
+
+
+def logged_output(session: Session, container_id: str, stdout: bytes, stderr: bytes) -> tuple[bytes, bytes]:
+    """What an exited container printed, from its log: the engine's record, complete once it has exited.
+
+    The live stream (attached before the start, with the log replayed so nothing is lost) can, under
+    load, deliver the first lines twice: once from the replay and once live. The log has each line once.
+    When the log cannot be read, what the stream gave is kept.
+    """
+    api = session.engine.api
+    try:
+        logged = (api.logs(container_id, stdout=True, stderr=False), api.logs(container_id, stdout=False, stderr=True))
+    except (docker.errors.APIError, requests.exceptions.RequestException):
+        return stdout, stderr
+    if len(logged[0]) + len(logged[1]) > len(stdout) + len(stderr):
+        return stdout, stderr  # never more than the stream: its cap stays the limit
+    return logged
+
+
 def sandboxed_run(session: Session, image: str, command: list[str] | None, limits: Limits) -> RunOutcome:
     """Run `image` (with `command`, or its own CMD) under the limits; the container is always removed."""
     api = session.engine.api
@@ -280,7 +310,16 @@ def sandboxed_run(session: Session, image: str, command: list[str] | None, limit
         reader = OutputReader(api.attach(container_id, stdout=True, stderr=True, stream=True, logs=True, demux=True),
                               limits.output_bytes)
         reader.start()
-        api.start(container_id)
+        try:
+            api.start(container_id)
+        except docker.errors.APIError as error:
+            outcome.exit_code = start_failure_code(error)
+            if outcome.exit_code is None:
+                raise
+            reason = str(error.explanation or error)
+            reason = reason[reason.rfind("exec: "):].removesuffix(": unknown") if "exec: " in reason else reason
+            outcome.stderr = f"docker: {reason}\n"  # e.g. exec: "other": executable file not found in $PATH
+            return outcome
         finished = reader.done.wait(limits.timeout) and (reader.overflowed or exited_in_time(
             session, container_id, started + limits.timeout))  # output closed, yet still running?
         if not finished:
@@ -292,8 +331,11 @@ def sandboxed_run(session: Session, image: str, command: list[str] | None, limit
         reader.join(2)
         state = api.inspect_container(container_id)["State"]
         outcome.exit_code = state.get("ExitCode")
-        outcome.stdout = reader.stdout.decode(errors="replace")
-        outcome.stderr = reader.stderr.decode(errors="replace")
+        stdout, stderr = bytes(reader.stdout), bytes(reader.stderr)
+        if outcome.limit is None:
+            stdout, stderr = logged_output(session, container_id, stdout, stderr)
+        outcome.stdout = stdout.decode(errors="replace")
+        outcome.stderr = stderr.decode(errors="replace")
         if state.get("OOMKilled"):
             outcome.limit = "memory-limit"
         elif FORK_FAILED.search(outcome.output):

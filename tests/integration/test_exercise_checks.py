@@ -163,3 +163,23 @@ def test_layers_that_cannot_be_read_are_could_not_check_never_a_pass(engine, mon
     assert result.verdict == "error", repr(result)
     assert "cannot count reclaimable bytes" in result.feedback[0]
     assert ours(engine) <= before
+
+
+DEFAULT = "Containers are made from images"
+ENTRYPOINT_CASES = {
+    "exec-form entrypoint and cmd": ('ENTRYPOINT ["echo"]\nCMD ["Containers are made from images"]\n', []),
+    "cmd only": (f'CMD echo "{DEFAULT}"\n', ["other words", "ENTRYPOINT is echo"]),
+    "shell-form entrypoint": (f'ENTRYPOINT echo "{DEFAULT}"\n', ["other words", "ENTRYPOINT is echo"]),
+}
+
+
+@pytest.mark.parametrize("case", list(ENTRYPOINT_CASES))
+def test_the_entrypoint_exercise_runs_the_image_with_and_without_arguments(case, engine, tmp_path):
+    lines, failing = ENTRYPOINT_CASES[case]
+    context = make_context(tmp_path / "c", {"Dockerfile": "FROM dockerlab/busybox\n" + lines})
+    before = ours(engine)
+    result = check_submission(lambda: engine, "entrypoint-cmd", context=context, limits=LIMITS, hidden=not failing)
+    assert result.passed == (not failing), repr(result)
+    wrong = [line for line in result.feedback if line.startswith("✗")]
+    assert len(wrong) == len(failing) and all(what in line for what, line in zip(failing, wrong)), repr(result)
+    assert ours(engine) <= before

@@ -86,6 +86,16 @@ def test_student_versions_hide_answers_and_give_starters(student):
     naming = code_cells(sharing, 'dockerlab.check("sharing-name-for-registry"')[0]
     assert "--answer partech:2.0" in outputs_text(naming)  # the stub's answer, checked and not yet right
 
+    containers = student("04-containers.ipynb")
+    assert (student.folder / "my-echo" / "Dockerfile").is_file()
+    tool = outputs_text(code_cells(containers, 'dockerlab.check("entrypoint-cmd")')[0])
+    assert "base image's CMD (sh)" in tool and "ENTRYPOINT is echo" in tool  # the starter, checked as it is
+
+    swarm = student("09-swarm.ipynb")
+    assert "docker service scale web=5" not in "\n".join(cell.source for cell in swarm.cells)
+    scale = outputs_text(code_cells(swarm, 'dockerlab.check("swarm-scale-command"')[0])
+    assert "--answer 'docker service'" in scale
+
 
 def test_regenerating_keeps_a_notebook_the_learner_edited(tmp_path):
     generate(REPO / "notebooks", tmp_path)

@@ -3,6 +3,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import requests
 import pytest
 
 from dockerlab.errors import BadAnswer, BuildFailed, CheckRefused, ExerciseNotFound, NotYetTried
@@ -10,7 +11,7 @@ from dockerlab.exercises import (all_exercise_ids, answer_digest, answer_is_righ
                                  load_exercise, validate_answer)
 from dockerlab.feedback import VERDICTS, CheckResult, Progress
 from dockerlab.grading import check_submission, literal_answers
-from dockerlab.sandbox import Limits, RunOutcome, measure_context
+from dockerlab.sandbox import Limits, RunOutcome, logged_output, measure_context, start_failure_code
 from dockerlab.student import student_version
 
 GREETING = "Hello World!! My first Docker image"
@@ -101,6 +102,60 @@ def test_a_run_that_hits_a_limit_makes_the_finding_carry_it():
     assert (finding.ok, finding.limit) == (False, "timeout")
     assert evaluate({"kind": "config", "field": "Entrypoint", "equals": None}, FakeImage(None)).ok
     assert evaluate({"kind": "layers", "added_at_most": 0}, FakeImage(None)).ok
+
+
+class ArgumentsImage:
+    """An image whose runs print the arguments they were given (like ENTRYPOINT ["echo"]), or its CMD."""
+
+    def __init__(self, entrypoint, cmd):
+        self.config = {"Entrypoint": entrypoint, "Cmd": cmd}
+        self.commands = []
+
+    def run(self, command):
+        self.commands.append(command)
+        words = command if command is not None else self.config["Cmd"]
+        return RunOutcome(command, exit_code=0, stdout=" ".join(words) + "\n")
+
+
+def test_an_output_check_can_run_the_image_with_arguments_after_its_name():
+    check = {"kind": "output", "command": ["other", "words"], "equals": "other words"}
+    image = ArgumentsImage(["echo"], ["Containers are made from images"])
+    assert evaluate(check, image).ok and image.commands == [["other", "words"]]
+    assert evaluate({"kind": "output", "command": None, "equals": "Containers are made from images"}, image).ok
+    assert image.commands[-1] is None
+    wrong = evaluate(dict(check, equals="Containers are made from images"), image)
+    assert not wrong.ok and "'other words'" in wrong.problem
+
+
+def test_a_config_check_accepts_any_of_several_values_and_names_them_when_wrong():
+    check = {"kind": "config", "field": "Entrypoint", "one_of": [["echo"], ["/bin/echo"]]}
+    assert evaluate(check, ArgumentsImage(["/bin/echo"], None)).ok
+    shell_form = evaluate(check, ArgumentsImage(["/bin/sh", "-c", "echo"], None))
+    assert not shell_form.ok
+    assert shell_form.problem == 'The image\'s Entrypoint is ["/bin/sh", "-c", "echo"], not ["echo"] or ["/bin/echo"].'
+    assert not evaluate({"kind": "config", "field": "Entrypoint", "equals": ["echo"]}, ArgumentsImage(None, None)).ok
+
+
+class LoggedApi:
+    def __init__(self, out=b"", err=b"", fails=False):
+        self.out, self.err, self.fails = out, err, fails
+
+    def logs(self, container_id, stdout, stderr):
+        if self.fails:
+            raise requests.exceptions.ConnectionError("engine gone")
+        return self.out if stdout else self.err
+
+
+class LoggedSession:
+    def __init__(self, api):
+        self.engine = type("Engine", (), {"api": api})()
+
+
+def test_a_run_s_output_comes_from_the_log_so_a_line_is_never_counted_twice():
+    doubled = b"hi\nhi\n"
+    assert logged_output(LoggedSession(LoggedApi(b"hi\n", b"oops\n")), "c", doubled, b"oops\n") == (b"hi\n", b"oops\n")
+    assert logged_output(LoggedSession(LoggedApi(fails=True)), "c", doubled, b"") == (doubled, b"")
+    assert logged_output(LoggedSession(LoggedApi(b"x" * 10)), "c", b"x" * 4, b"") == (b"x" * 4, b"")  # the stream's cap stays
 
 
 class WastefulImage:
@@ -249,3 +304,8 @@ def test_layer_kept_names_a_missing_layer_or_a_missing_file_to_edit():
     assert "No layer of the image adds or changes /deps/installed.txt" in evaluate(LAYER_KEPT, EditableImage({})).problem
     missing = evaluate(LAYER_KEPT, EditableImage({"/deps/installed.txt": "sha256:aaa"}, has_file=False))
     assert "no file app.sh to edit" in missing.problem
+def test_a_command_that_cannot_start_gets_the_exit_code_docker_run_gives():
+    not_found = 'OCI runtime create failed: exec: "other": executable file not found in $PATH: unknown'
+    assert start_failure_code(Exception(not_found)) == 127
+    assert start_failure_code(Exception("exec: /data/run.sh: permission denied")) == 126
+    assert start_failure_code(Exception("driver failed programming external connectivity")) is None
