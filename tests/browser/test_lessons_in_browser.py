@@ -37,7 +37,7 @@ LESSONS = sorted(path.stem for path in NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
 DIAGRAM_LESSONS = ["02", "05", "06", "07"]
 # Safety nets so nothing can hang CI forever; never performance limits (ms): a lesson's cells may take
 # up to LESSON_WAIT_MS, a page or menu step up to UI_WAIT_MS.
-LESSON_WAIT_MS = 30 * 60 * 1000
+LESSON_WAIT_MS = 10 * 60 * 1000
 UI_WAIT_MS = 3 * 60 * 1000
 QUIZ_WAIT_MS = 2 * 60 * 1000  # a check runs against the engine: generous, and still no perf limit
 # Lab settings: every cell in the DOM (no virtual scrolling), no news or update pop-ups.
