@@ -16,6 +16,7 @@ def labelled_resources() -> set[tuple[str, str, str]] | None:
     """(kind, id, session) of everything on the engine that carries a session label; None without an engine."""
     from dockerlab.engine import connect_engine
     from dockerlab.errors import DockerlabError
+    from dockerlab.session import labelled_resources as labelled_resources_of
     from dockerlab.swarm import swarm_is_active, swarm_labels
 
     try:
@@ -23,14 +24,8 @@ def labelled_resources() -> set[tuple[str, str, str]] | None:
     except DockerlabError:
         return None
     api = engine.api
-    found = {("container", item["Id"], item["Labels"][SESSION_LABEL])
-             for item in api.containers(all=True, filters={"label": SESSION_LABEL})}
-    found |= {("network", item["Id"], item["Labels"][SESSION_LABEL])
-              for item in api.networks(filters={"label": SESSION_LABEL})}
-    found |= {("volume", item["Name"], item["Labels"][SESSION_LABEL])
-              for item in api.volumes(filters={"label": SESSION_LABEL}).get("Volumes") or []}
-    found |= {("image", item["Id"], item["Labels"][SESSION_LABEL])
-              for item in api.images(all=True, filters={"label": SESSION_LABEL})}
+    found = {(kind.removesuffix("s"), item.get("Id") or item["Name"], item["Labels"][SESSION_LABEL])
+             for kind, items in labelled_resources_of(engine, SESSION_LABEL).items() for item in items}
     if swarm_is_active(engine):
         found |= {("service", item["ID"], item["Spec"]["Labels"][SESSION_LABEL])
                   for item in api.services(filters={"label": SESSION_LABEL})}

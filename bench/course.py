@@ -2,7 +2,7 @@
 
 Cold: the kit's images are removed first (the base image `dockerlab/busybox`, and what finished
 sessions left); live sessions' images are never touched. Warm: the same run again right after.
-Each run is `pytest --nbval-lax --sanitize-with tests/notebooks/sanitize.cfg notebooks`, timed by the
+Each run is `pytest --nbval-lax --nbval-sanitize-with tests/notebooks/sanitize.cfg notebooks`, timed by the
 wall clock.
 
 Waiting on the engine: every kernel nbval starts connects through `dockerlab.engine`, which, with
@@ -29,7 +29,7 @@ from dockerlab.build import BASE_IMAGE  # noqa: E402
 from dockerlab.engine import ENGINE_TIMING_ENV, connect_engine  # noqa: E402
 from dockerlab.session import sweep_stale_sessions  # noqa: E402
 
-NBVAL = [sys.executable, "-m", "pytest", "--nbval-lax", "--sanitize-with", "tests/notebooks/sanitize.cfg",
+NBVAL = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-sanitize-with", "tests/notebooks/sanitize.cfg",
          "-p", "no:cacheprovider", "-q", "-rf", "notebooks"]
 TARGETS = {"cold": 180, "warm": 90}  # seconds, from the issue (printed for comparison, not asserted)
 
