@@ -11,13 +11,9 @@ from dockerlab.errors import ContainerRunning, ImageInUse, NotOwned
 from dockerlab.lab import Lab
 from dockerlab.session import Session
 
+from .conftest import NOTHING, labelled
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "notebooks" / "examples"
-
-
-def left_behind(lab: Lab) -> list:
-    label = {"label": f"dockerlab.session={lab.session.id}"}
-    client = lab.engine.client
-    return client.containers.list(all=True, filters=label) + client.images.list(all=True, filters=label)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +25,7 @@ def lab():
         lab.build(EXAMPLES / folder, tag=f"lifecycle-{folder}", show=False)
     yield lab
     lab.clean()
-    assert left_behind(lab) == []
+    assert labelled(lab.engine, lab.session.id) == NOTHING
 
 
 def test_every_run_makes_a_new_container(lab):

@@ -11,15 +11,11 @@ from dockerlab.errors import ContainerNotFound
 from dockerlab.grading import check_submission
 from dockerlab.lab import Lab
 
+from .conftest import NOTHING, labelled
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "notebooks" / "examples"
 EXERCISES = REPO / "exercises"
-
-
-def left_behind(lab: Lab) -> list:
-    label = {"label": f"dockerlab.session={lab.session.id}"}
-    client = lab.engine.client
-    return client.containers.list(all=True, filters=label) + client.images.list(all=True, filters=label)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +25,7 @@ def lab():
     lab = Lab(engine)
     yield lab
     lab.clean()
-    assert left_behind(lab) == []
+    assert labelled(lab.engine, lab.session.id) == NOTHING
 
 
 def test_commit_adds_exactly_one_layer_holding_the_writable_layer(lab):
@@ -150,4 +146,4 @@ def test_clean_removes_an_image_and_its_commit_made_in_the_same_second():
     fresh.run("t-same-second", "echo x > /x", name="t-same-second-box")
     fresh.commit("t-same-second-box", "t-same-second", "child")
     fresh.clean()
-    assert left_behind(fresh) == []
+    assert labelled(fresh.engine, fresh.session.id) == NOTHING
