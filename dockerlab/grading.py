@@ -77,11 +77,7 @@ class ImageUnderCheck:
 
     def layer_with(self, path: str) -> str | None:
         """The digest (diff_id) of the topmost layer that adds or changes `path` (read from `docker save`)."""
-        from .archive import read_engine_image
-        from .layers import build_image_layers
-
-        archive = read_engine_image(self.session.engine, self.image_id)
-        model = build_image_layers(self.image_id, archive.diff_ids, archive.history, layer_files=archive.layers)
+        model = load_image_layers(self.session.engine, self.image_id, files=True)
         wanted = path.strip("/")
         found = [layer.diff_id for layer in model.layers
                  if any(change.path == wanted and change.change != "deleted" for change in layer.changes or [])]
