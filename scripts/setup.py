@@ -9,6 +9,7 @@ Standard library only (it runs before the virtual environment exists). Steps:
 """
 from __future__ import annotations
 
+import ctypes.util
 import os
 import shutil
 import subprocess
@@ -28,6 +29,8 @@ SYSTEM_PARTS = [
     ("the Distribution registry", lambda: shutil.which("docker-registry"), "docker-registry"),
     ("chromium", lambda: shutil.which("chromium") or shutil.which("chromium-browser"), "chromium"),
     ("skopeo", lambda: shutil.which("skopeo"), "skopeo"),
+    # Playwright's bundled node (the browser test's driver) links against libatomic.
+    ("libatomic (for Playwright's driver)", lambda: ctypes.util.find_library("atomic"), "libatomic1"),
 ]
 
 
