@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from dockerlab.registry import free_port
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -60,12 +61,6 @@ def lesson_param(number: str, why: str):
     if stem is None:
         return pytest.param(number, marks=pytest.mark.skip(reason=f"lesson {number} does not exist yet: {why} not checked"))
     return stem
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

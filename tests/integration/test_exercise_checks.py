@@ -11,22 +11,12 @@ import pytest
 
 from .bad_inputs import CASES, GREETING, QUIZ_CASES, TIMEOUT, make_context
 from dockerlab import sandbox
-from dockerlab.build import ensure_base_image
-from dockerlab.engine import connect_engine
 from dockerlab.errors import Interrupted
 from dockerlab.grading import check_submission
 from dockerlab.session import SESSION_LABEL
 
 DOCKERLAB = str(Path(sys.executable).with_name("dockerlab"))
 LIMITS = {"timeout": TIMEOUT}
-
-
-@pytest.fixture(scope="module")
-def engine():
-    engine = connect_engine()
-    ensure_base_image(engine)
-    yield engine
-    engine.client.close()
 
 
 def ours(engine) -> set[str]:

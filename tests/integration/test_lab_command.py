@@ -1,19 +1,14 @@
 """`dockerlab lab` (what `make lab` ends with) serves the lessons in JupyterLab."""
 import json
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+from dockerlab.registry import free_port
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_dockerlab_lab_serves_the_lesson_notebooks():

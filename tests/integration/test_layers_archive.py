@@ -11,20 +11,12 @@ import tarfile
 import pytest
 
 from dockerlab.archive import LayerCache, read_archive, read_engine_image, scan
-from dockerlab.build import BASE_IMAGE, ensure_base_image, stream_build
-from dockerlab.engine import connect_engine
+from dockerlab.build import BASE_IMAGE, stream_build
 from dockerlab.layers import build_image_layers
 from dockerlab.session import Session
 
 from .layer_images import (TRICKY_MODIFIED, docker, engine25_from_save, layer_images, rewrite_oci,
                            tar_listing_sizes, visible_in, write_context)
-
-
-@pytest.fixture(scope="module")
-def engine():
-    engine = connect_engine()
-    ensure_base_image(engine)
-    return engine
 
 
 @pytest.fixture(scope="module")

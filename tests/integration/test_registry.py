@@ -15,8 +15,6 @@ from pathlib import Path
 import docker
 import pytest
 
-from dockerlab.build import ensure_base_image
-from dockerlab.engine import connect_engine
 from dockerlab.errors import InvalidReference, LoginFailed, NotOwned, RegistryUnavailable, TransferFailed
 from dockerlab.lab import Lab
 from dockerlab.registry import cli_registry, start_registry, sweep_stale_registries
@@ -34,13 +32,6 @@ def state_dir(tmp_path_factory):
         folder = tmp_path_factory.mktemp("state")
         patch.setenv("DOCKERLAB_STATE_DIR", str(folder))
         yield folder
-
-
-@pytest.fixture(scope="module")
-def engine():
-    engine = connect_engine()
-    ensure_base_image(engine)
-    return engine
 
 
 @pytest.fixture
