@@ -22,6 +22,10 @@ class EngineUnavailable(DockerlabError):
     """No Docker engine answers (no socket, daemon down, permission denied, API too old)."""
 
 
+class EngineRefused(DockerlabError):
+    """The engine answered but refused a request (the engine's own words follow the kit's sentence)."""
+
+
 class BuildFailed(DockerlabError):
     """`docker build` failed: a bad Dockerfile, a failing RUN, a missing base image."""
 
@@ -70,12 +74,16 @@ class LoginFailed(DockerlabError):
 
 class TransferFailed(DockerlabError):
     """A push or pull did not finish: nothing is reported as pushed or pulled."""
+
+
 class ArchiveError(DockerlabError):
     """An archive that is not a `docker save` or OCI image archive, or is damaged or cut short."""
 
 
 class DiagramUnavailable(DockerlabError):
     """Graphviz's `dot` is missing or failed: the text form is shown instead."""
+
+
 class NotOwned(DockerlabError):
     """A container or image this session did not create: the kit refuses to change or remove it."""
 
@@ -94,6 +102,8 @@ class ImageInUse(DockerlabError):
 
 class SwarmError(DockerlabError):
     """A swarm step failed: init, a service that does not converge, leaving."""
+
+
 class ExerciseNotFound(DockerlabError):
     """An exercise id with no folder under `exercises/`."""
 

@@ -4,7 +4,7 @@
 Standard library only (it runs before the virtual environment exists). Steps:
 1. system parts (the engine, graphviz, a static busybox, the registry, chromium, skopeo): checked, and
    installed with apt when we are root on Debian/Ubuntu; otherwise the missing ones are named;
-2. `.venv` with the kit installed (editable), reinstalled only when pyproject.toml changed;
+2. `.venv` with the kit installed (editable, with its `test` extra), reinstalled only when pyproject.toml changed;
 3. the engine: `dockerlab doctor --fix` starts it when allowed, builds the base image, and reports.
 """
 from __future__ import annotations
@@ -82,7 +82,7 @@ def install_venv() -> None:
     say("installing the kit and its packages into .venv (a few minutes the first time)")
     pip = [str(python), "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "install", "-e", str(REPO)], check=True)
+    subprocess.run([*pip, "install", "-e", f"{REPO}[test]"], check=True)
     STAMP.touch()
 
 

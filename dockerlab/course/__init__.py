@@ -1,0 +1,1 @@
+"""Exercises, checks and their verdicts, feedback, grading and student versions."""

@@ -1,0 +1,109 @@
+"""Building images: the learner's builds (streamed, step by step) and the kit's offline base image.
+
+`stream_build` drives the classic builder through `client.api.build(decode=True)` and reports each
+event as it comes, so a notebook can show live progress; it records which steps came from the build
+cache and turns a failure into a `BuildFailed` naming the failing step and its last log lines.
+"""
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Callable
+
+import docker
+
+from ..errors import BuildFailed
+from ..model.progress import BuildProgress
+from .connection import Engine
+from .translate import CONNECTION_LOST, engine_lost
+
+BASE_IMAGE = "dockerlab/busybox:latest"  # the kit's offline base image (see `base_image`)
+LOG_TAIL_LINES = 8
+BUILDKIT_ONLY = re.compile(
+    r"^\s*(RUN|COPY|ADD)\s+--(mount|link|chmod|network|security)"  # BuildKit flags
+    r"|<<-?\s*[\"']?[A-Za-z_]\w*[\"']?\s*$",  # a heredoc opener at the end of a line
+    re.M | re.I,
+)
+
+
+def check_context(path: Path, dockerfile: str) -> Path:
+    """Refuse, with one sentence, what the builder would fail on late or confusingly."""
+    if not path.is_dir():
+        raise BuildFailed(f"The build context '{path}' is not a folder; give the folder that holds the Dockerfile.")
+    dockerfile_path = path / dockerfile
+    if not dockerfile_path.is_file():
+        raise BuildFailed(
+            f"There is no '{dockerfile}' in '{path}'; create one there (a file named exactly "
+            f"'{dockerfile}', no extension) or pass dockerfile='...'."
+        )
+    text = dockerfile_path.read_text(errors="replace")
+    if BUILDKIT_ONLY.search(text):
+        raise BuildFailed(
+            f"'{dockerfile_path}' uses BuildKit-only syntax (a heredoc or RUN/COPY --mount/--link...), "
+            "which the classic builder used here cannot read; write it with plain RUN and COPY lines."
+        )
+    return dockerfile_path
+
+
+def stream_build(
+    engine: Engine,
+    path: str | Path,
+    tag: str | None,
+    labels: dict[str, str],
+    dockerfile: str = "Dockerfile",
+    on_progress: Callable[[BuildProgress, dict], None] | None = None,
+    fileobj: io.BytesIO | None = None,
+    **build_options,
+) -> BuildProgress:
+    """Build with the classic builder, streaming events into `on_progress`; raise `BuildFailed`.
+
+    `build_options` go to `APIClient.build` as they are (the sandbox passes limits and a timeout).
+    """
+    if fileobj is None:
+        check_context(Path(path), dockerfile)
+    progress = BuildProgress()
+    kwargs = dict(tag=tag, rm=True, forcerm=True, decode=True, labels=labels, dockerfile=dockerfile, **build_options)
+    if fileobj is not None:
+        kwargs.update(fileobj=fileobj, custom_context=True)
+    else:
+        kwargs.update(path=str(path))
+    try:
+        for event in engine.api.build(**kwargs):
+            progress.apply(event)
+            if on_progress:
+                on_progress(progress, event)
+            if "error" in event:
+                raise build_failure(progress, event["error"])
+    except docker.errors.APIError as error:
+        raise build_failure(progress, error.explanation or str(error)) from None
+    except CONNECTION_LOST as error:
+        raise engine_lost("build", error) from None
+    if not progress.image_id:
+        raise build_failure(progress, "the builder finished without reporting an image")
+    return progress
+
+
+def build_failure(progress: BuildProgress, message: str) -> BuildFailed:
+    """A `BuildFailed` that names the failing step (if any), says what to do, and keeps its last log lines."""
+    message = message.strip().rstrip(".")
+    step = progress.current
+    if step is None:
+        hint = " Check the spelling of that line's instruction." if "unknown instruction" in message else ""
+        return BuildFailed(f"The Dockerfile could not be read: {message}.{hint}")
+    where = f"step {step.number}/{progress.total_steps} ({step.instruction})"
+    if step.instruction.upper().startswith("FROM "):
+        base = step.instruction.split()[1]
+        return BuildFailed(
+            f"The build failed at {where}: the image '{base}' is not on this engine and no registry "
+            f"answers to pull it. Start FROM {BASE_IMAGE.removesuffix(':latest')} or build '{base}' first."
+        )
+    exit_code = re.search(r"returned a non-zero code: (\d+)", message)
+    if exit_code:
+        return BuildFailed(
+            f"The build failed at {where}: the command exited with code {exit_code.group(1)}; "
+            "its last output lines are below. Fix the command and build again.",
+            step=step.instruction, log_tail=step.log[-LOG_TAIL_LINES:],
+        )
+    return BuildFailed(f"The build failed at {where}: {message}.", step=step.instruction,
+                       log_tail=step.log[-LOG_TAIL_LINES:])

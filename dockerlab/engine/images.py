@@ -1,0 +1,166 @@
+"""Images on the engine: inspect, read their layers (history, or `docker save` through `archive`), the
+models of images and containers' writable layers, and removing images the way `docker rmi` does."""
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from dataclasses import replace
+from typing import Sequence
+
+import docker
+
+from ..archive.cache import CACHE, LayerCache
+from ..archive.layouts import ArchiveImage, Progress, read_archive
+from ..archive.streams import BUFFER, ChunkReader, read_ahead
+from ..errors import DockerlabError, ImageInUse
+from ..model.layers import ContainerLayer, ImageLayers, build_image_layers
+from ..model.progress import BuildProgress, BuildStep
+from .build import BASE_IMAGE
+from .connection import Engine
+from .translate import explanation, found_or_none, removed, translated
+
+STEP_RESULT = re.compile(r"^\s*---> ([0-9a-f]{12})$")  # the classic builder's "this step made image ..." line
+CONFIGS_KEPT = 256  # image configs remembered from earlier saves (an image whose layers are cached is not saved again)
+_configs: OrderedDict[str, dict] = OrderedDict()  # image id -> its config
+
+
+def inspect_image(engine: Engine, image: str) -> dict:
+    """`docker image inspect IMAGE`, or `ImageNotFound` with a way out."""
+    with translated(f"inspect the image '{image}'", image=image):
+        return engine.api.inspect_image(image)
+
+
+def remember_config(image_id: str, config: dict) -> None:
+    _configs[image_id] = config
+    _configs.move_to_end(image_id)
+    while len(_configs) > CONFIGS_KEPT:
+        _configs.popitem(last=False)
+
+
+def read_engine_image(engine: Engine, image: str, cache: LayerCache | None = CACHE,
+                      on_progress: Progress | None = None) -> ArchiveImage:
+    """The image's config and layer summaries: from the cache when every layer is known, else `docker save`."""
+    attrs = inspect_image(engine, image)
+    diff_ids = attrs.get("RootFS", {}).get("Layers") or []
+    known = _configs.get(attrs["Id"])
+    if known is not None and cache is not None and all(d in cache for d in diff_ids):
+        return ArchiveImage(image, "docker save (cached)", known, [cache.get(d) for d in diff_ids])
+    with translated(f"save the image '{image}'", image=image):
+        chunks = engine.api.get_image(attrs["Id"], chunk_size=BUFFER)
+        reader = ChunkReader(read_ahead(chunks), (lambda total: on_progress("", total)) if on_progress else None)
+        found = read_archive(reader, None, cache, diff_ids=diff_ids)
+    found.name = image
+    remember_config(attrs["Id"], found.config)
+    return found
+
+
+def base_image_layers(engine: Engine, attrs: dict | None = None) -> tuple[list[str], int | None]:
+    """The kit's base image's diff_ids and history length ([] and None when it is not there)."""
+    base = found_or_none(lambda: engine.api.inspect_image(BASE_IMAGE), "look for the base image")
+    if base is None:
+        return [], None
+    if attrs is not None and attrs["Id"] == base["Id"]:
+        return base["RootFS"]["Layers"], None
+    return base["RootFS"]["Layers"], len(engine.api.history(base["Id"]))
+
+
+def load_image_layers(engine: Engine, image: str, files: bool = False,
+                      built: dict[str, list[BuildStep]] | None = None, on_progress: Progress | None = None) -> ImageLayers:
+    """The model of an image on the engine: history and layers; with `files`, read from `docker save`."""
+    attrs = inspect_image(engine, image)
+    base_ids, base_length = base_image_layers(engine, attrs)
+    common = dict(base_diff_ids=base_ids, base_image=BASE_IMAGE.removesuffix(":latest"),
+                  build_steps=(built or {}).get(attrs["Id"]), base_history_length=base_length, image_id=attrs["Id"])
+    diff_ids = attrs.get("RootFS", {}).get("Layers") or []
+    if files:
+        archive = read_engine_image(engine, image, on_progress=on_progress)
+        return build_image_layers(image, archive.diff_ids, archive.history, layer_files=archive.layers, **common)
+    with translated(f"read the history of '{image}'", image=image):
+        history = list(reversed(engine.api.history(attrs["Id"])))
+    return build_image_layers(image, diff_ids, history, engine_history=True, **common)
+
+
+def load_container_layer(engine: Engine, name: str) -> ContainerLayer:
+    """A container's writable layer from the engine's changes API, with its `SizeRw`."""
+    with translated(f"list the changes of container '{name}'", container=name):
+        attrs = engine.api.inspect_container(name)
+        changes = engine.api.diff(attrs["Id"])
+        listed = engine.api.containers(all=True, size=True, filters={"id": attrs["Id"]})
+    size_rw = listed[0].get("SizeRw", 0) if listed else None  # the engine leaves out a zero SizeRw
+    layer = ContainerLayer.from_engine(attrs["Name"].lstrip("/"), attrs["Config"].get("Image", ""), changes, size_rw)
+    layer.image_id = attrs["Image"]
+    return layer
+
+
+def stack_models(engine: Engine, images: Sequence[str | ImageLayers], containers: Sequence[str] = (),
+                 files: bool = False, built: dict[str, list[BuildStep]] | None = None) -> list[ImageLayers]:
+    """Models of `images` (names or models) with each container stacked on the image it came from."""
+    models = [replace(item, containers=list(item.containers)) if isinstance(item, ImageLayers)
+              else load_image_layers(engine, item, files, built) for item in images]
+    for name in containers:
+        layer = load_container_layer(engine, name)
+        owner = next((model for model in models if model.id == layer.image_id), None)
+        if owner is None:
+            owner = load_image_layers(engine, layer.image_id, files, built)
+            owner.image = layer.image
+            models.append(owner)
+        owner.containers.append(layer)
+    return models
+
+
+def containers_using(engine: Engine, image_id: str) -> list[str]:
+    """Names of the containers (running or stopped) made from exactly this image."""
+    with translated("list the containers"):
+        found = engine.api.containers(all=True, filters={"ancestor": image_id})
+    return sorted(item["Names"][0].lstrip("/") for item in found if item["ImageID"] == image_id)
+
+
+def remove_image(engine: Engine, ref: str, image_id: str) -> list[dict]:
+    """`docker rmi REF`: the engine's answer; `ImageInUse` naming the containers that still use it."""
+    try:
+        return engine.api.remove_image(ref)
+    except docker.errors.APIError as error:
+        users = containers_using(engine, image_id)
+        if error.status_code != 409 or not users:
+            raise DockerlabError(f"The engine refused to remove the image {ref}: {explanation(error)}.") from None
+        raise ImageInUse(
+            f"The image {ref} cannot be removed: {len(users)} container(s) made from it still exist "
+            f"(stopped ones count too); remove them first (`docker ps -a --filter ancestor={ref}` lists them, "
+            f"`docker rm NAME` removes one), then try again.",
+            containers=users, detail=f"The engine said: {explanation(error)}",
+        ) from None
+
+
+def remove_unused_images(engine: Engine, image_ids: set[str]) -> tuple[int, set[str]]:
+    """Remove the images that nothing needs any more; (how many went, those still needed)."""
+    count, still_needed = 0, set()
+    for image_id in sorted(image_ids):
+        with translated("remove an image"):
+            outcome = removed(lambda: engine.api.remove_image(image_id))
+        count += outcome is True
+        if outcome is False:  # another image or a container still needs it
+            still_needed.add(image_id)
+    return count, still_needed
+
+
+def untag_if_unchanged(engine: Engine, names: dict[str, str]) -> int:
+    """Untag each name (-> the image id it was given for) that still names that image; how many went."""
+    count = 0
+    for ref, image_id in names.items():
+        current = found_or_none(lambda: engine.api.inspect_image(ref), f"look up the image {ref}")
+        if current is not None and current["Id"] == image_id:
+            with translated(f"remove the name {ref}"):
+                count += removed(lambda: engine.api.remove_image(ref)) is True  # 409: a container uses it; clean() gets it
+    return count
+
+
+def stage_images(engine: Engine, progress: BuildProgress) -> set[str]:
+    """The images that earlier stages of a multi-stage build left behind: the classic builder keeps each
+    stage's result as an untagged image without the build's label, so only their ids in its log tell."""
+    if sum(step.instruction.upper().startswith("FROM ") for step in progress.steps) < 2:
+        return set()
+    made = {match.group(1) for line in progress.log if (match := STEP_RESULT.match(line))}
+    with translated("list the dangling images"):
+        dangling = engine.api.images(filters={"dangling": True})
+    return {item["Id"] for item in dangling
+            if item["Id"].removeprefix("sha256:")[:12] in made and item["Id"] != progress.image_id}

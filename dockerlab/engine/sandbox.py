@@ -1,0 +1,329 @@
+"""Limited builds and runs for checking a learner's work: untrusted code never runs unbounded.
+
+Every container a check starts from a learner's image has no network, memory equal to memory+swap,
+a pids limit, a CPU share, a read-only root with a small tmpfs at /tmp, no capabilities,
+no-new-privileges, a non-root user where the exercise allows, a wall-clock timeout (stop, then kill)
+and a cap on the output it may print (read as it comes, so a flood is never held in memory). Builds
+get no network, memory and CPU limits and a deadline; their contexts are measured (size, files,
+symlinks) before anything is packed. Limits are probed once per engine before they are relied on.
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import requests
+from docker.utils import parse_bytes
+from docker.utils.build import PatternMatcher
+
+from ..errors import BuildFailed, CheckRefused, EngineUnavailable
+from ..model.limits import Limits, RunOutcome
+from .build import BASE_IMAGE, check_context, stream_build
+from .session import Session
+from .translate import ENGINE_ERRORS, explanation, translated
+
+FORK_FAILED = re.compile(r"can't fork|fork: retry|fork failed|Resource temporarily unavailable", re.I)
+RUN_LINE = re.compile(r"^\s*RUN\b", re.I | re.M)
+
+
+class LimitReached(Exception):
+    """A build that ran past its deadline (runs report limits in `RunOutcome.limit` instead)."""
+
+    def __init__(self, verdict: str, sentence: str) -> None:
+        super().__init__(sentence)
+        self.verdict = verdict
+        self.sentence = sentence
+
+
+# --- probing that limits bite -----------------------------------------------------------------------
+
+PIDS_PROBE_LIMIT = 8
+PIDS_PROBE_SCRIPT = "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do sleep 1 & done; echo all-started"
+_limits_bite: dict[str, bool] = {}
+
+
+def pids_limit_bites(session: Session) -> bool:
+    """Start a container limited to a few pids that tries to start more; True if the engine stopped it.
+
+    Rootless or misconfigured engines accept limits and silently ignore them: only a real probe tells.
+    """
+    api = session.engine.api
+    with translated("run the probe of resource limits"):
+        created = api.create_container(
+            BASE_IMAGE, command=["sh", "-c", PIDS_PROBE_SCRIPT], labels=session.labels,
+            host_config=api.create_host_config(pids_limit=PIDS_PROBE_LIMIT, network_mode="none"),
+        )
+        try:
+            api.start(created["Id"])
+            code = api.wait(created["Id"], timeout=30)["StatusCode"]
+            output = api.logs(created["Id"]).decode(errors="replace")
+        finally:
+            api.remove_container(created["Id"], force=True)
+    return code != 0 or "all-started" not in output
+
+
+def ensure_limits_bite(session: Session) -> None:
+    """Refuse to check anything on an engine that accepts limits but ignores them (probed once)."""
+    host = session.engine.host
+    if host not in _limits_bite:
+        _limits_bite[host] = pids_limit_bites(session)
+    if not _limits_bite[host]:
+        raise CheckRefused(
+            "This Docker engine accepts resource limits but does not enforce them (a pids limit was "
+            "ignored, as rootless engines often do), so the kit will not run untrusted code on it; "
+            "check on a rootful engine (see `dockerlab doctor`)."
+        )
+
+
+# --- build contexts ---------------------------------------------------------------------------------
+
+@dataclass
+class ContextSize:
+    files: int = 0
+    bytes: int = 0
+    skipped: list[str] = field(default_factory=list)  # left out by .dockerignore
+
+
+def _ignore_matcher(root: Path) -> PatternMatcher | None:
+    ignore = root / ".dockerignore"
+    if not ignore.is_file():
+        return None
+    lines = [line.strip() for line in ignore.read_text(errors="replace").splitlines()]
+    return PatternMatcher([line for line in lines if line and not line.startswith("#")])
+
+
+def measure_context(path: Path, limits: Limits) -> ContextSize:
+    """Walk the folder (links not followed) and refuse it before packing: too big, empty, links out."""
+    root = path.resolve()
+    if not root.is_dir():
+        raise BuildFailed(f"The build context '{path}' is not a folder; give the folder that holds the Dockerfile.")
+    matcher = _ignore_matcher(root)
+    size = ContextSize()
+    for folder, subfolders, files in os.walk(root):
+        here = Path(folder)
+        for name in sorted(subfolders + files):
+            full = here / name
+            relative = full.relative_to(root).as_posix()
+            if matcher is not None and matcher.matches(relative):
+                size.skipped.append(relative)
+                if name in subfolders:
+                    subfolders.remove(name)
+                continue
+            if full.is_symlink():
+                target = Path(os.path.realpath(full))
+                if target != root and root not in target.parents:
+                    raise BuildFailed(
+                        f"'{relative}' in '{path}' is a link to {os.readlink(full)}, outside the build "
+                        "context: the builder sends only what is inside the folder, so copy that file "
+                        "into the folder instead of linking to it."
+                    )
+            if name in files:
+                size.files += 1
+                size.bytes += full.lstat().st_size
+            if size.bytes > limits.context_bytes or size.files > limits.context_files:
+                raise CheckRefused(
+                    f"The folder '{path}' holds more than {limits.context_bytes // 1024} KiB or "
+                    f"{limits.context_files} files (counting stopped there), too much to send to the "
+                    "builder for this exercise; keep only the Dockerfile and what it copies, or list "
+                    "the rest in a .dockerignore file."
+                )
+    if size.files == 0:
+        raise BuildFailed(
+            f"The folder '{path}' is empty; put a file named 'Dockerfile' in it (the exercise's "
+            "starter files are a good start)."
+        )
+    return size
+
+
+def sandboxed_build(session: Session, path: str | Path, limits: Limits) -> str:
+    """Build the learner's context without network, with memory/CPU limits and a deadline; the image id.
+
+    The image carries the session's label (no tag), so the check's cleanup removes it.
+    """
+    path = Path(path)
+    measure_context(path, limits)
+    dockerfile = check_context(path, "Dockerfile")
+    if not limits.allow_run and RUN_LINE.search(dockerfile.read_text(errors="replace")):
+        raise BuildFailed(
+            f"'{dockerfile}' has a RUN line, which this exercise's check does not run (the classic "
+            "builder cannot limit what a RUN step starts); this exercise needs no RUN: remove it."
+        )
+    memory = parse_bytes(limits.memory)
+    deadline = time.monotonic() + limits.build_timeout
+
+    def past_deadline(progress, event) -> None:
+        if time.monotonic() > deadline:
+            raise LimitReached("timeout", f"The build took longer than {limits.build_timeout:g} s and was stopped.")
+
+    try:
+        progress = stream_build(
+            session.engine, path, None, session.labels, on_progress=past_deadline,
+            network_mode="none", timeout=limits.build_timeout,
+            container_limits={"memory": memory, "memswap": memory, "cpushares": 512},
+        )
+    except (EngineUnavailable, requests.exceptions.Timeout):
+        if time.monotonic() > deadline:  # the stream went silent past the deadline
+            raise LimitReached("timeout", f"The build took longer than {limits.build_timeout:g} s and was stopped.") from None
+        raise
+    return progress.image_id
+
+
+# --- runs -------------------------------------------------------------------------------------------
+
+class OutputReader(threading.Thread):
+    """Reads a container's stdout/stderr as it comes, keeping at most `cap` bytes; stops at the cap."""
+
+    def __init__(self, stream, cap: int) -> None:
+        super().__init__(daemon=True)
+        self.stream = stream
+        self.cap = cap
+        self.stdout = bytearray()
+        self.stderr = bytearray()
+        self.overflowed = False
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            for out, err in self.stream:
+                for chunk, buffer in ((out, self.stdout), (err, self.stderr)):
+                    if not chunk:
+                        continue
+                    room = self.cap - len(self.stdout) - len(self.stderr)
+                    buffer += chunk[:max(room, 0)]
+                    if len(chunk) > room:
+                        self.overflowed = True
+                        return
+        except (OSError, ValueError, requests.exceptions.RequestException):
+            pass  # the stream was closed under us: the run is over
+        finally:
+            self.done.set()
+
+    def close(self) -> None:
+        try:
+            self.stream.close()
+        except (OSError, AttributeError, ValueError):
+            pass
+
+
+def host_config(session: Session, limits: Limits) -> dict:
+    """The limits every checked container runs with (see the module docstring)."""
+    return session.engine.api.create_host_config(
+        network_mode="none",
+        mem_limit=limits.memory,
+        memswap_limit=limits.memory,
+        pids_limit=limits.pids,
+        nano_cpus=int(limits.cpus * 1e9),
+        read_only=True,
+        tmpfs={"/tmp": f"rw,nosuid,nodev,size={limits.tmpfs},mode=1777"},
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges"],
+        log_config={"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
+    )
+
+
+def pids_at_limit(session: Session, container_id: str, limits: Limits) -> bool:
+    try:
+        stats = session.engine.api.stats(container_id, stream=False, one_shot=True)
+    except docker.errors.APIError:
+        return False
+    current = (stats.get("pids_stats") or {}).get("current") or 0
+    return current >= limits.pids - 2
+
+
+def exited_in_time(session: Session, container_id: str, deadline: float) -> bool:
+    try:
+        session.engine.api.wait(container_id, timeout=max(deadline - time.monotonic(), 0.1))
+        return True
+    except requests.exceptions.RequestException:  # ReadTimeout / ConnectionError: still running
+        return False
+
+
+def start_failure_code(error: Exception) -> int | None:
+    """The exit code `docker run` gives when the container's command cannot start, or None (another error).
+
+    Like the docker CLI: 127 when the program is not found, 126 when it cannot be executed.
+    """
+    text = str(getattr(error, "explanation", "") or error).lower()
+    if "executable file not found" in text or "no such file or directory" in text:
+        return 127
+    if "permission denied" in text or "exec format error" in text or "not a directory" in text:
+        return 126
+    return None
+
+
+def logged_output(session: Session, container_id: str, stdout: bytes, stderr: bytes) -> tuple[bytes, bytes]:
+    """What an exited container printed, from its log: the engine's record, complete once it has exited.
+
+    The live stream (attached before the start, with the log replayed so nothing is lost) can, under
+    load, deliver the first lines twice: once from the replay and once live. The log has each line once.
+    When the log cannot be read, what the stream gave is kept.
+    """
+    api = session.engine.api
+    try:
+        logged = (api.logs(container_id, stdout=True, stderr=False), api.logs(container_id, stdout=False, stderr=True))
+    except ENGINE_ERRORS:
+        return stdout, stderr
+    if len(logged[0]) + len(logged[1]) > len(stdout) + len(stderr):
+        return stdout, stderr  # never more than the stream: its cap stays the limit
+    return logged
+
+
+def sandboxed_run(session: Session, image: str, command: list[str] | None, limits: Limits) -> RunOutcome:
+    """Run `image` (with `command`, or its own CMD) under the limits; the container is always removed."""
+    api = session.engine.api
+    started = time.monotonic()
+    outcome = RunOutcome(command)
+    created = api.create_container(
+        image, command=command, user=limits.user or "", labels=session.labels,
+        host_config=host_config(session, limits), network_disabled=True,
+    )
+    container_id = created["Id"]
+    reader = None
+    try:
+        reader = OutputReader(api.attach(container_id, stdout=True, stderr=True, stream=True, logs=True, demux=True),
+                              limits.output_bytes)
+        reader.start()
+        try:
+            api.start(container_id)
+        except docker.errors.APIError as error:
+            outcome.exit_code = start_failure_code(error)
+            if outcome.exit_code is None:
+                raise
+            reason = explanation(error)
+            reason = reason[reason.rfind("exec: "):].removesuffix(": unknown") if "exec: " in reason else reason
+            outcome.stderr = f"docker: {reason}\n"  # e.g. exec: "other": executable file not found in $PATH
+            return outcome
+        finished = reader.done.wait(limits.timeout) and (reader.overflowed or exited_in_time(
+            session, container_id, started + limits.timeout))  # output closed, yet still running?
+        if not finished:
+            outcome.limit = "pids-limit" if pids_at_limit(session, container_id, limits) else "timeout"
+        elif reader.overflowed:
+            outcome.limit = "output-limit"
+        reader.close()  # first: a daemon blocked writing to an unread stream would not stop it
+        api.stop(container_id, timeout=1)  # SIGTERM, then SIGKILL a second later
+        reader.join(2)
+        state = api.inspect_container(container_id)["State"]
+        outcome.exit_code = state.get("ExitCode")
+        stdout, stderr = bytes(reader.stdout), bytes(reader.stderr)
+        if outcome.limit is None:
+            stdout, stderr = logged_output(session, container_id, stdout, stderr)
+        outcome.stdout = stdout.decode(errors="replace")
+        outcome.stderr = stderr.decode(errors="replace")
+        if state.get("OOMKilled"):
+            outcome.limit = "memory-limit"
+        elif FORK_FAILED.search(outcome.output):
+            outcome.limit = "pids-limit"
+    finally:
+        if reader is not None:
+            reader.close()
+        try:
+            api.remove_container(container_id, force=True, v=True)
+        except ENGINE_ERRORS:
+            pass  # the session's cleanup tries again
+        outcome.seconds = time.monotonic() - started
+    return outcome

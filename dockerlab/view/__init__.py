@@ -1,0 +1,1 @@
+"""Graphviz diagrams, widgets and quiz views: they render models and never call the engine."""
