@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import pytest
 
-SESSION_LABEL = "dockerlab.session"
+from dockerlab.engine.cleanup import labelled_resources as labelled_resources_of
+from dockerlab.engine.cleanup import swarm_is_active, swarm_labels
+from dockerlab.engine.connection import connect_engine
+from dockerlab.engine.processes import owner_is_alive
+from dockerlab.errors import DockerlabError
+from dockerlab.model.labels import SESSION_LABEL
 
 
 def labelled_resources() -> set[tuple[str, str, str]] | None:
     """(kind, id, session) of everything on the engine that carries a session label; None without an engine."""
-    from dockerlab.engine import connect_engine
-    from dockerlab.errors import DockerlabError
-    from dockerlab.session import labelled_resources as labelled_resources_of
-    from dockerlab.swarm import swarm_is_active, swarm_labels
-
     try:
         engine = connect_engine()
     except DockerlabError:
@@ -48,8 +48,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     before = session.config.stash.get(BEFORE, None)
     if before is None:
         return
-    from dockerlab.session import owner_is_alive
-
     after = labelled_resources() or set()
     leaked = sorted(item for item in after - before if not owner_is_alive(item[2]))
     if leaked:

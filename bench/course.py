@@ -25,9 +25,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from dockerlab.build import BASE_IMAGE  # noqa: E402
-from dockerlab.engine import ENGINE_TIMING_ENV, connect_engine  # noqa: E402
-from dockerlab.session import sweep_stale_sessions  # noqa: E402
+from dockerlab.engine.build import BASE_IMAGE  # noqa: E402
+from dockerlab.engine.connection import ENGINE_TIMING_ENV, connect_engine  # noqa: E402
+from dockerlab.engine.cleanup import sweep_stale_sessions  # noqa: E402
 
 NBVAL = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-sanitize-with", "tests/notebooks/sanitize.cfg",
          "-p", "no:cacheprovider", "-q", "-rf", "notebooks"]

@@ -18,11 +18,12 @@ import sys
 import tarfile
 import time
 
-from dockerlab.build import BASE_IMAGE, ensure_base_image, stream_build
-from dockerlab.diagram import Diagram
-from dockerlab.engine import connect_engine
-from dockerlab.lab import load_image_layers
-from dockerlab.session import Session
+from dockerlab.engine.base_image import ensure_base_image
+from dockerlab.engine.build import BASE_IMAGE, stream_build
+from dockerlab.view.diagram import Diagram
+from dockerlab.engine.connection import connect_engine
+from dockerlab.engine.images import load_image_layers
+from dockerlab.engine.session import Session
 
 FILES_PER_LAYER = 4000
 BIG = 10 * 1024 * 1024
@@ -79,7 +80,7 @@ def main() -> None:
         stream_build(engine, ".", tag, session.labels, fileobj=context(BIG_DOCKERFILE))
         print(f"built {tag} in {time.perf_counter() - start:.0f} s")
         size = engine.api.inspect_image(tag)["Size"]
-        layers_cli = [sys.executable, "-m", "dockerlab.cli", "layers"]
+        layers_cli = [sys.executable, "-m", "dockerlab", "layers"]
         files = sum(1 for line in subprocess.run([*layers_cli, tag, "--files"], capture_output=True, text=True)
                     .stdout.splitlines() if line.startswith("  A "))
         print(f"image: {size / 1e6:.0f} MB, {files} files added over its own layers")

@@ -17,9 +17,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from dockerlab.build import ensure_base_image  # noqa: E402
-from dockerlab.engine import connect_engine  # noqa: E402
-from dockerlab.lab import Lab  # noqa: E402
+from dockerlab.engine.base_image import ensure_base_image  # noqa: E402
+from dockerlab.engine.connection import connect_engine  # noqa: E402
+from dockerlab.app.lab import Lab  # noqa: E402
 
 HELLO = REPO / "notebooks" / "examples" / "hello"
 

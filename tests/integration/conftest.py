@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from dockerlab.build import ensure_base_image
-from dockerlab.engine import connect_engine
-from dockerlab.lab import Lab
-from dockerlab.session import SESSION_LABEL, Session
+from dockerlab.engine.base_image import ensure_base_image
+from dockerlab.engine.connection import connect_engine
+from dockerlab.app.lab import Lab
+from dockerlab.engine.session import Session
+from dockerlab.model.labels import SESSION_LABEL
 
 REPO = Path(__file__).resolve().parents[2]
 HELLO = REPO / "notebooks" / "examples" / "hello"

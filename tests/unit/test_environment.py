@@ -25,9 +25,10 @@ def conda_dependencies() -> dict[str, str]:
     return found
 
 
-def test_environment_yml_lists_the_same_packages_as_pyproject():
+def test_environment_yml_lists_the_same_packages_as_pyproject_and_its_test_extra():
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
-    wanted = dict(split_requirement(dep) for dep in pyproject["project"]["dependencies"])
+    needed = pyproject["project"]["dependencies"] + pyproject["project"]["optional-dependencies"]["test"]
+    wanted = dict(split_requirement(dep) for dep in needed)
     wanted = {CONDA_NAMES.get(name, name): spec for name, spec in wanted.items()}
     conda = conda_dependencies()
     listed = {name: spec for name, spec in conda.items() if name not in CONDA_ONLY or name in wanted}
@@ -38,3 +39,9 @@ def test_environment_yml_lists_the_same_packages_as_pyproject():
 def test_environment_yml_python_matches_requires_python():
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert conda_dependencies()["python"] == pyproject["project"]["requires-python"]
+
+
+def test_test_tools_are_not_runtime_dependencies():
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    runtime = {split_requirement(dep)[0] for dep in pyproject["project"]["dependencies"]}
+    assert not runtime & {"pytest", "nbval", "playwright"}

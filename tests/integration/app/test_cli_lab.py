@@ -6,9 +6,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from dockerlab.registry import free_port
+from dockerlab.engine.registry import free_port
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_dockerlab_lab_serves_the_lesson_notebooks():

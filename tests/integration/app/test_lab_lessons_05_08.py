@@ -5,15 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from dockerlab.build import ensure_base_image
-from dockerlab.engine import connect_engine
+from dockerlab.engine.base_image import ensure_base_image
+from dockerlab.engine.connection import connect_engine
 from dockerlab.errors import ContainerNotFound
-from dockerlab.grading import check_submission
-from dockerlab.lab import Lab
+from dockerlab.course.grading import check_submission
+from dockerlab.app.lab import Lab
 
-from .conftest import NOTHING, labelled
+from ..conftest import NOTHING, labelled
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO / "notebooks" / "examples"
 EXERCISES = REPO / "exercises"
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from .bad_inputs import CASES, GREETING, QUIZ_CASES, TIMEOUT, make_context
-from dockerlab import sandbox
+from ..bad_inputs import CASES, GREETING, QUIZ_CASES, TIMEOUT, make_context
+from dockerlab.engine import sandbox
 from dockerlab.errors import Interrupted
-from dockerlab.grading import check_submission
-from dockerlab.session import SESSION_LABEL
+from dockerlab.course.grading import check_submission
+from dockerlab.model.labels import SESSION_LABEL
 
 DOCKERLAB = str(Path(sys.executable).with_name("dockerlab"))
 LIMITS = {"timeout": TIMEOUT}
@@ -50,7 +50,7 @@ def test_quiz_answer_gets_its_verdict(case):
 
 def test_the_solution_passes_the_hidden_checks_too(engine):
     result = check_submission(lambda: engine, "first-image", hidden=True, limits=LIMITS,
-                              context=Path(__file__).parents[2] / "exercises" / "first-image" / "solution")
+                              context=Path(__file__).parents[3] / "exercises" / "first-image" / "solution")
     assert result.passed, repr(result)
     assert result.checks_passed == result.checks_total == 6
 
@@ -130,7 +130,7 @@ def test_file_and_history_checks_look_inside_the_image_without_running_it(engine
 
 
 def test_deleting_in_a_later_run_fails_the_reclaimable_check_and_one_run_passes(engine):
-    exercise = Path(__file__).parents[2] / "exercises" / "layers-tidy-download"
+    exercise = Path(__file__).parents[3] / "exercises" / "layers-tidy-download"
     before = ours(engine)
     starter = check_submission(lambda: engine, "layers-tidy-download", context=exercise / "starter", limits=LIMITS)
     assert starter.verdict == "failed" and starter.checks_passed == 2, repr(starter)
@@ -142,14 +142,14 @@ def test_deleting_in_a_later_run_fails_the_reclaimable_check_and_one_run_passes(
 
 
 def test_layers_that_cannot_be_read_are_could_not_check_never_a_pass(engine, monkeypatch):
-    from dockerlab import grading
-    from dockerlab.layers import build_image_layers
+    from dockerlab.course import grading
+    from dockerlab.model.layers import build_image_layers
 
     unread = build_image_layers("x", ["sha256:a"], [{"created_by": "RUN x"}])  # no files read
     monkeypatch.setattr(grading, "load_image_layers", lambda *args, **kwargs: unread)
     before = ours(engine)
     result = check_submission(lambda: engine, "layers-tidy-download", limits=LIMITS,
-                              context=Path(__file__).parents[2] / "exercises" / "layers-tidy-download" / "solution")
+                              context=Path(__file__).parents[3] / "exercises" / "layers-tidy-download" / "solution")
     assert result.verdict == "error", repr(result)
     assert "cannot count reclaimable bytes" in result.feedback[0]
     assert ours(engine) <= before

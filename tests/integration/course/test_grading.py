@@ -7,9 +7,9 @@ from pathlib import Path
 
 import nbformat
 
-from .bad_inputs import GREETING, TIMEOUT
-from dockerlab.engine import connect_engine
-from dockerlab.session import SESSION_LABEL
+from ..bad_inputs import GREETING, TIMEOUT
+from dockerlab.engine.connection import connect_engine
+from dockerlab.model.labels import SESSION_LABEL
 
 DOCKERLAB = str(Path(sys.executable).with_name("dockerlab"))
 RIGHT_ANSWERS = {"image-or-container": "A new container",

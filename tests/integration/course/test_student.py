@@ -6,9 +6,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from dockerlab.student import SOLUTION_TAG, generate
+from dockerlab.course.student import SOLUTION_TAG, generate
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 LESSONS = sorted(path.name for path in (REPO / "notebooks").glob("*.ipynb"))
 
 

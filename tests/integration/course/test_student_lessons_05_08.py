@@ -6,12 +6,12 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from dockerlab.exercises import load_exercise
-from dockerlab.student import generate
+from dockerlab.course.exercises import load_exercise
+from dockerlab.course.student import generate
 
-from .test_student_notebooks import outputs_text
+from .test_student import outputs_text
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 LESSONS = {"05-writable-layer": ["file-in-image", "container-files-fate", "commit-layers"],
            "06-build-cache": ["cache-order", "cache-invalidation"],
            "07-image-size": ["slim-image", "deleted-bytes", "dangling-none"],

@@ -4,12 +4,12 @@ import time
 
 import pytest
 
-from dockerlab.build import stream_build
-from dockerlab.engine import connect_engine
+from dockerlab.engine.build import stream_build
+from dockerlab.engine.connection import connect_engine
 from dockerlab.errors import BuildFailed, EngineUnavailable
 
-from .conftest import HELLO, snapshot, write_context
-from .proxy import CuttableProxy
+from ..conftest import HELLO, snapshot, write_context
+from ..proxy import CuttableProxy
 
 
 def containers_running(engine, marker: str) -> list:
@@ -24,6 +24,13 @@ def test_build_streams_steps_and_labels_the_image(lab):
     image = lab.client.images.get("dockerlab-test-hello")
     assert image.labels["dockerlab.session"] == lab.session.id
     assert repr(result) == f"$ docker build -t dockerlab-test-hello {HELLO}\nBuilt dockerlab-test-hello in 3 steps."
+
+
+def test_build_with_a_learner_label_labels_the_image_and_says_so(lab):
+    result = lab.build(HELLO, tag="dockerlab-test-hello-labelled", labels={"lesson.topic": "build"})
+    image = lab.client.images.get("dockerlab-test-hello-labelled")
+    assert image.labels["lesson.topic"] == "build" and image.labels["dockerlab.session"] == lab.session.id
+    assert result.command == f"$ docker build -t dockerlab-test-hello-labelled --label lesson.topic=build {HELLO}"
 
 
 def test_rebuild_takes_unchanged_steps_from_the_cache(lab, tmp_path):
@@ -93,7 +100,7 @@ def test_engine_going_down_mid_build_is_one_sentence_and_leaves_nothing(engine, 
         if progress.current and progress.current.number == 2 and marker in "".join(progress.current.log):
             proxy.cut()
 
-    with pytest.raises(EngineUnavailable, match="stopped answering during the build"):
+    with pytest.raises(EngineUnavailable, match="stopped answering while trying to build"):
         stream_build(proxied, context, None, {"dockerlab.session": "test-cut"}, on_progress=cut_when_running)
     assert snapshot(context) == before
     deadline = time.monotonic() + 30  # the engine cancels the build and removes its container

@@ -4,16 +4,16 @@ from pathlib import Path
 
 import pytest
 
-from dockerlab.build import ensure_base_image
-from dockerlab.containers import run_container
-from dockerlab.engine import connect_engine
+from dockerlab.engine.base_image import ensure_base_image
+from dockerlab.engine.containers import run_container
+from dockerlab.engine.connection import connect_engine
 from dockerlab.errors import ContainerRunning, ImageInUse, NotOwned
-from dockerlab.lab import Lab
-from dockerlab.session import Session
+from dockerlab.app.lab import Lab
+from dockerlab.engine.session import Session
 
-from .conftest import NOTHING, labelled
+from ..conftest import NOTHING, labelled
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "notebooks" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "notebooks" / "examples"
 
 
 @pytest.fixture(scope="module")

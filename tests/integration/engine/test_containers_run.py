@@ -7,10 +7,10 @@ import textwrap
 import docker
 import pytest
 
-from dockerlab.errors import ImageNotFound, NameTaken
-from dockerlab.session import SESSION_LABEL
+from dockerlab.errors import DockerlabError, ImageNotFound, NameTaken
+from dockerlab.model.labels import SESSION_LABEL
 
-from .conftest import GREETING, HELLO, labelled, start_child_session, wait_ready
+from ..conftest import GREETING, HELLO, labelled, start_child_session, wait_ready
 
 
 @pytest.fixture
@@ -65,6 +65,21 @@ def test_name_of_another_live_session_is_refused(lab, hello):
         child.kill()
         child.wait()
         lab.client.containers.get("dockerlab-test-theirs").remove(force=True)
+
+
+def test_learner_labels_are_applied_and_shown_on_the_command_line(lab, hello):
+    result = lab.run(hello, name="dockerlab-test-labelled", labels={"lesson.topic": "labels"})
+    labels = lab.client.containers.get("dockerlab-test-labelled").labels
+    assert labels["lesson.topic"] == "labels" and labels[SESSION_LABEL] == lab.session.id
+    assert result.command == "$ docker run --name dockerlab-test-labelled --label lesson.topic=labels " + hello
+
+
+def test_learner_labels_inside_the_kits_namespace_are_refused_before_anything_runs(lab, hello):
+    with pytest.raises(DockerlabError, match="Labels starting with 'dockerlab.' belong to the kit"):
+        lab.run(hello, labels={SESSION_LABEL: "someone-else"})
+    with pytest.raises(DockerlabError, match="belong to the kit"):
+        lab.build(HELLO, tag="dockerlab-test-labelled", labels={"dockerlab.kit": "base"})
+    assert labelled(lab.engine, lab.session.id)["containers"] == 0
 
 
 def test_unknown_image_is_one_sentence(lab):

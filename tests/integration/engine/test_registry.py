@@ -16,10 +16,10 @@ import docker
 import pytest
 
 from dockerlab.errors import InvalidReference, LoginFailed, NotOwned, RegistryUnavailable, TransferFailed
-from dockerlab.lab import Lab
-from dockerlab.registry import cli_registry, start_registry, sweep_stale_registries
+from dockerlab.app.lab import Lab
+from dockerlab.engine.registry import cli_registry, start_registry, sweep_stale_registries
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 HELLO = REPO / "notebooks" / "examples" / "hello"
 DOCKERLAB = Path(sys.executable).with_name("dockerlab")
 PASSWORD = "pw-" + secrets.token_hex(6)
@@ -177,7 +177,7 @@ def test_a_taken_port_is_refused():
 
 
 def test_a_picked_port_taken_before_the_registry_binds_it_is_replaced(monkeypatch):
-    import dockerlab.registry as registry_module
+    import dockerlab.engine.registry as registry_module
 
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))

@@ -5,8 +5,9 @@ import sys
 from pathlib import Path
 
 import dockerlab
+from dockerlab.engine.cleanup import sweep_stale_sessions
 
-from .conftest import labelled, start_child_session, wait_ready
+from ..conftest import labelled, start_child_session, wait_ready
 
 SLEEPER = 'lab.run("dockerlab/busybox", "sleep 300", name=None, detach=True)'
 
@@ -24,7 +25,7 @@ def test_clean_removes_only_this_sessions_things(lab):
     finally:
         child.kill()
         child.wait()
-    dockerlab.lab.sweep_stale_sessions(lab.engine)
+    sweep_stale_sessions(lab.engine)
     assert labelled(lab.engine, theirs)["containers"] == 0
 
 
@@ -48,7 +49,7 @@ def test_two_live_sessions_do_not_touch_each_other():
 
 
 def test_stale_session_is_swept_by_the_next_connect_after_sigkill(engine):
-    child = start_child_session(SLEEPER + '\nlab.build("' + str(Path(__file__).parents[2] / "notebooks/examples/hello") + '", tag="dockerlab-test-stale")')
+    child = start_child_session(SLEEPER + '\nlab.build("' + str(Path(__file__).parents[3] / "notebooks/examples/hello") + '", tag="dockerlab-test-stale")')
     session_id = wait_ready(child)
     assert labelled(engine, session_id)["containers"] == 1
     assert labelled(engine, session_id)["images"] == 1

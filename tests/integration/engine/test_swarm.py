@@ -8,14 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from dockerlab.build import ensure_base_image
-from dockerlab.engine import connect_engine
+from dockerlab.engine.base_image import ensure_base_image
+from dockerlab.engine.connection import connect_engine
 from dockerlab.errors import SwarmError
-from dockerlab.lab import Lab
-from dockerlab.session import Session, sweep_stale_sessions
-from dockerlab.swarm import GWBRIDGE, release_swarm, swarm_is_active, swarm_labels, wait_until_swarm_is_free
+from dockerlab.app.lab import Lab
+from dockerlab.engine.cleanup import sweep_stale_sessions
+from dockerlab.engine.session import Session
+from dockerlab.engine.cleanup import GWBRIDGE, release_swarm, swarm_is_active, swarm_labels
+from dockerlab.engine.swarm import wait_until_swarm_is_free
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "notebooks" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "notebooks" / "examples"
 
 
 @pytest.fixture

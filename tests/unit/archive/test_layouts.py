@@ -10,7 +10,8 @@ import tarfile
 import pytest
 import zstandard
 
-from dockerlab.archive import ArchiveError, read_archive
+from dockerlab.archive.layouts import read_archive
+from dockerlab.errors import ArchiveError
 
 
 def layer_tar(entries: list[tuple[str, bytes | None]], fmt=tarfile.GNU_FORMAT, pax_global=None) -> bytes:

@@ -1,7 +1,8 @@
 """Folding the classic builder's event stream into steps: pure logic on recorded streams."""
 import pytest
 
-from dockerlab.build import BUILDKIT_ONLY, BuildProgress, build_failure
+from dockerlab.engine.build import BUILDKIT_ONLY, build_failure
+from dockerlab.model.progress import BuildProgress
 
 # Recorded from Engine 20.10 building examples/hello twice: the second run hit the cache for step 2.
 WARM_BUILD = [

@@ -3,10 +3,11 @@ import json
 
 import bcrypt
 
-from dockerlab.references import parse_reference
-from dockerlab.registry import (TransferProgress, explain_login_failure, explain_transfer_failure, registry_config,
-                                write_htpasswd)
-from dockerlab.results import TransferResult
+from dockerlab.model.references import parse_reference
+from dockerlab.engine.registry import registry_config, write_htpasswd
+from dockerlab.engine.transfer import explain_login_failure, explain_transfer_failure
+from dockerlab.model.progress import TransferProgress
+from dockerlab.model.results import TransferResult
 
 DIGEST = "sha256:4354c6c06e26990d9d446ed4513c6bbc591d55b789017b57219d53a8f579bd1e"
 REF = parse_reference("127.0.0.1:45123/ruud/hello:1.0")

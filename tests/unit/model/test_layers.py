@@ -1,9 +1,9 @@
 """The layer model's definitions on small hand-made layers (whiteouts, opaque dirs, replacements)."""
 from __future__ import annotations
 
-from dockerlab.build import BuildStep
-from dockerlab.layers import (ContainerLayer, Entry, LayerFiles, build_image_layers, display_instruction,
-                              guess_empty)
+from dockerlab.model.progress import BuildStep
+from dockerlab.model.layers import ContainerLayer, build_image_layers, display_instruction, guess_empty
+from dockerlab.model.unionfs import Entry, LayerFiles
 
 
 def f(path, size=1):
@@ -118,4 +118,4 @@ def test_reclaimable_paths_are_own_files_a_later_own_layer_deleted_or_overwrote(
                      LayerFiles([f("tmp/tool.tar", 200), f("opt/v", 3), f("opt/conf", 4)]),
                      LayerFiles([Entry("tmp/.wh.tool.tar", "file"), Entry("etc/.wh.group", "file"), f("opt/conf", 5)])])
     assert m.reclaimable_paths() == ["opt/conf", "tmp/tool.tar"]  # not etc/group: its bytes are the base's
-    assert (m.reclaimable_own, m.reclaimable_base) == (204, 9)
+    assert (m.reclaimable_own, m.reclaimable_bytes) == (204, 204 + 9)  # 9: etc/group, hidden in the base's layer

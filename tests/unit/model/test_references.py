@@ -2,7 +2,7 @@
 import pytest
 
 from dockerlab.errors import InvalidReference
-from dockerlab.references import expand_reference, parse_reference, registry_address
+from dockerlab.model.references import expand_reference, parse_reference, registry_address
 
 
 @pytest.mark.parametrize("name, full", [

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import shutil
 
-from dockerlab.build import BuildStep
-from dockerlab.diagram import Diagram, dot_source
-from dockerlab.layers import ContainerLayer, Entry, LayerFiles, build_image_layers
+from dockerlab.model.progress import BuildStep
+from dockerlab.view.diagram import Diagram, dot_source
+from dockerlab.model.layers import ContainerLayer, build_image_layers
+from dockerlab.model.unionfs import Entry, LayerFiles
 
 BASE_HISTORY = [{"created_by": "/bin/sh -c #(nop) COPY dir:" + "ab" * 32 + " in / "},
                 {"created_by": '/bin/sh -c #(nop)  CMD ["sh"]', "empty_layer": True},
@@ -84,7 +85,7 @@ def test_notebook_gets_svg_and_stable_text_and_a_sentence_without_dot(monkeypatc
 
 
 def test_layer_explorer_lists_a_layers_files_by_size_with_whiteouts_on_a_toggle():
-    from dockerlab.widgets import LayerExplorer
+    from dockerlab.view.widgets import LayerExplorer
 
     files = [LayerFiles([Entry("app/a", "file", 5), Entry("app/big", "file", 500), Entry("old", "file", 1)]),
              LayerFiles([Entry(".wh.old", "file"), Entry("app/a", "file", 7)])]
