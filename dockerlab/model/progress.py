@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 STEP_LINE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+PUSHED = re.compile(r"^\S+: digest: (sha256:[0-9a-f]{64}) size: \d+$")  # "1.0: digest: sha256:… size: 527"
 
 
 @dataclass
@@ -108,6 +109,8 @@ class TransferProgress:
             self.header = status
         elif status.startswith("Digest: "):
             self.digest = status.removeprefix("Digest: ").strip()
+        elif PUSHED.search(status) and not self.digest:  # the containerd image store says it only this way
+            self.digest = PUSHED.search(status).group(1)
         elif status.startswith("Status: "):
             self.outcome = status
 

@@ -22,6 +22,12 @@ PUSH = [
     {"status": f"1.0: digest: {DIGEST} size: 528"},
     {"progressDetail": {}, "aux": {"Tag": "1.0", "Digest": DIGEST, "Size": 528}},
 ]
+# Recorded from Engine 26.1 with the containerd image store: the digest comes only in a status line.
+PUSH_CONTAINERD_STORE = [
+    {"status": "The push refers to repository [127.0.0.1:5000/kit/busybox]"},
+    {"status": "Pushed", "progressDetail": {}, "id": "76469712ba77"},
+    {"status": "1.0: digest: sha256:f81cfce01b663be30a7d38ca326044c4344b74fdec6b5a63a97d48e6304bb94d size: 536"},
+]
 PUSH_WITHOUT_LOGIN = [
     {"status": "The push refers to repository [127.0.0.1:45123/ruud/hello]"},
     {"status": "Preparing", "progressDetail": {}, "id": "8caa7bab52f8"},
@@ -50,6 +56,12 @@ def test_push_events_give_each_layer_its_fate_and_the_digest():
     assert [(layer.id, layer.status, layer.done) for layer in progress.layers.values()] == [
         ("8caa7bab52f8", "Pushed", True)]
     assert progress.digest == DIGEST and not progress.error
+
+
+def test_the_containerd_store_gives_the_pushed_digest_in_its_last_status_line():
+    progress = fold(PUSH_CONTAINERD_STORE)
+    assert progress.digest == "sha256:f81cfce01b663be30a7d38ca326044c4344b74fdec6b5a63a97d48e6304bb94d"
+    assert [layer.status for layer in progress.layers.values()] == ["Pushed"]
 
 
 def test_bytes_moved_are_kept_while_a_layer_travels():
