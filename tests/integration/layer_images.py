@@ -5,6 +5,7 @@ Expected numbers come from outside the code under test: the union filesystem as 
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -12,6 +13,8 @@ import posixpath
 import subprocess
 import tarfile
 from pathlib import Path
+
+import zstandard
 
 TRICKY_DOCKERFILE = r"""FROM dockerlab/busybox
 RUN mkdir -p /data/keep /data/opq /swap/dir && head -c 1000 /dev/urandom > /data/keep/a.bin && head -c 2000 /dev/urandom > /data/opq/old1 && head -c 3000 /dev/urandom > /data/opq/old2 && head -c 500 /dev/urandom > /swap/thing && echo x > /swap/dir/inner && head -c 4096 /dev/urandom > /big.bin && printf hello > "/data/with space é 文.txt" && ln /data/keep/a.bin /data/keep/hard.bin && ln -s /data/keep/a.bin /data/link
@@ -134,6 +137,47 @@ def engine25_from_save(save: Path, out: Path) -> Path:
             _add(new, "manifest.json", json.dumps([{"Config": f"blobs/sha256/{config_digest.split(':')[1]}",
                                                      "RepoTags": manifest.get("RepoTags"),
                                                      "Layers": layer_paths}]).encode())
+    return out
+
+
+def saves_blobs(save: Path) -> bool:
+    """True for the Engine 25+ layout of `docker save` (layers under blobs/), False for the <=24 one."""
+    with tarfile.open(save) as archive:
+        return json.load(archive.extractfile("manifest.json"))[0]["Layers"][0].startswith("blobs/")
+
+
+def legacy_from_save(save: Path, out: Path) -> Path:
+    """Rewrite an Engine 25+ `docker save` as Engine <=24 wrote it: a folder per layer with an uncompressed
+    `layer.tar` (a layer seen before is a symlink to the first), the config as `<id>.json`, `manifest.json`."""
+    with tarfile.open(save) as new:
+        manifest = json.load(new.extractfile("manifest.json"))[0]
+        config_bytes = new.extractfile(manifest["Config"]).read()
+        diff_ids = json.loads(config_bytes)["rootfs"]["diff_ids"]
+        with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as old:
+            first_folder, paths = {}, []
+            for index, (blob, diff_id) in enumerate(zip(manifest["Layers"], diff_ids)):
+                folder = hashlib.sha256(f"{index} {diff_id}".encode()).hexdigest()
+                paths.append(f"{folder}/layer.tar")
+                info = tarfile.TarInfo(folder)
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                old.addfile(info)
+                if diff_id in first_folder:
+                    link = tarfile.TarInfo(f"{folder}/layer.tar")
+                    link.type, link.linkname = tarfile.SYMTYPE, f"../{first_folder[diff_id]}/layer.tar"
+                    old.addfile(link)
+                    continue
+                first_folder[diff_id] = folder
+                data = new.extractfile(blob).read()
+                if data.startswith(b"\x1f\x8b"):
+                    data = gzip.decompress(data)
+                elif data.startswith(b"\x28\xb5\x2f\xfd"):
+                    data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+                _add(old, f"{folder}/layer.tar", data)
+                _add(old, f"{folder}/VERSION", b"1.0")
+            config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
+            _add(old, config_name, config_bytes)
+            _add(old, "manifest.json", json.dumps([{"Config": config_name, "RepoTags": manifest.get("RepoTags"),
+                                                     "Layers": paths}]).encode())
     return out
 
 

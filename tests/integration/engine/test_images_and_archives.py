@@ -19,8 +19,8 @@ from dockerlab.engine.build import BASE_IMAGE, stream_build
 from dockerlab.model.layers import build_image_layers
 from dockerlab.engine.session import Session
 
-from ..layer_images import (TRICKY_MODIFIED, docker, engine25_from_save, layer_images, rewrite_oci,
-                           tar_listing_sizes, visible_in, write_context)
+from ..layer_images import (TRICKY_MODIFIED, docker, engine25_from_save, layer_images, legacy_from_save, rewrite_oci,
+                            saves_blobs, tar_listing_sizes, visible_in, write_context)
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +40,12 @@ def tricky(engine, session, tmp_path_factory):
     build = stream_build(engine, write_context(folder / "context"), tag, session.labels)
     save = folder / "save.tar"
     docker("save", tag, "-o", str(save))
-    archives = {"docker save (Engine <=24)": save,
-                "docker save (Engine 25+)": engine25_from_save(save, folder / "engine25.tar")}
+    if saves_blobs(save):  # Engine 25+ writes this layout itself; the older one is made from it
+        archives = {"docker save (Engine <=24)": legacy_from_save(save, folder / "engine24.tar"),
+                    "docker save (Engine 25+)": save}
+    else:
+        archives = {"docker save (Engine <=24)": save,
+                    "docker save (Engine 25+)": engine25_from_save(save, folder / "engine25.tar")}
     gz = folder / "save.tar.gz"
     with open(save, "rb") as src, gzip.open(gz, "wb", compresslevel=1) as dst:
         shutil.copyfileobj(src, dst)
