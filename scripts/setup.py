@@ -102,6 +102,8 @@ def engine_parts(podman: bool) -> list[tuple[str, object, str]]:
     if podman:
         return [("Podman", lambda: shutil.which("podman"), "podman"),
                 ("runc (Podman's runtime here)", lambda: shutil.which("runc"), "runc"),
+                # netavark (Podman's bridge network) sets up its firewall with `nft`, only recommended
+                ("nft (for Podman's bridge network)", lambda: shutil.which("nft"), "nftables"),
                 *([cli] if split_cli else [])]
     parts = [("the Docker engine", lambda: shutil.which("dockerd") or engine_socket_exists(), "docker.io"), cli]
     if apt_knows("docker-buildx"):
