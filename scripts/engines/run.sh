@@ -3,8 +3,8 @@
 # with its own engine inside (never the host's socket). Run as root, with the host engine answering.
 #   bash scripts/engines/run.sh NAME...     NAME: docker-26, docker-26-containerd, podman-5
 # REPO (default: this checkout) is mounted read-only and cloned inside: its committed HEAD is tested.
-# Each engine's whole output goes to /var/tmp/dockerlab-engines/NAME.log; its last line (also printed)
-# is the pytest summary and the wall time. ENGINE_TIMEOUT (seconds, default 7200) stops a run that hangs.
+# Each engine's whole output goes to /var/tmp/dockerlab-engines/NAME.log (the run before is kept as
+# NAME.previous.log); its last line (also printed) is the pytest summary and the wall time. ENGINE_TIMEOUT (seconds, default 7200) stops a run that hangs.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "${REPO:-$here/../..}" && pwd)"
@@ -73,6 +73,7 @@ run_engine() {
   trap 'cleanup; say "$name: interrupted"; exit 130' INT TERM HUP
 
   local start=$SECONDS
+  [ ! -s "$log" ] || mv "$log" "${log%.log}.previous.log"  # one earlier run is kept to compare with
   : >"$log"
   docker run --name "$container" --label dockerlab.kit=engine-test --init --shm-size 1g \
     "${isolation[@]}" "${repo_mounts[@]}" -v "$here:/engines:ro" -v "$dir/store:$store" \
