@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup lab student test bench clean
+.PHONY: setup lab student test bench clean test-engine test-engines
 
 setup:
 	$(PYTHON) scripts/setup.py
@@ -27,3 +27,16 @@ bench: setup
 
 clean: setup
 	$(BIN)/dockerlab clean
+
+# The suite on other engines: a bare Debian 13 container with its own engine inside (never this host's
+# socket), a clone of REPO (its committed HEAD), the README's `make test` there. Root and a running host
+# engine needed. Logs: /var/tmp/dockerlab-engines/NAME.log; the last line is the result and wall time.
+ENGINES := docker-26 docker-26-containerd podman-5
+REPO ?= $(CURDIR)
+
+test-engine:
+	@test -n "$(ENGINE)" || { echo "usage: make test-engine ENGINE=name (one of: $(ENGINES))"; exit 2; }
+	REPO=$(REPO) bash scripts/engines/run.sh $(ENGINE)
+
+test-engines:
+	REPO=$(REPO) bash scripts/engines/run.sh $(ENGINES)

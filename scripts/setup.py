@@ -4,26 +4,35 @@
 Standard library only (it runs before the virtual environment exists). Steps:
 1. system parts (the engine, graphviz, a static busybox, the registry, chromium, skopeo): checked, and
    installed with apt when we are root on Debian/Ubuntu; otherwise the missing ones are named;
-2. `.venv` with the kit installed (editable, with its `test` extra), reinstalled only when pyproject.toml changed;
-3. the engine: `dockerlab doctor --fix` starts it when allowed, builds the base image, and reports.
+   the engine is Docker (`docker.io`, plus `docker-cli` and `docker-buildx` where apt has them, as on
+   Debian 13), or Podman with `DOCKERLAB_ENGINE=podman` or when Podman is there and Docker is not;
+2. Podman only: its Docker-compatible API service, started as root when its socket does not answer;
+3. `.venv` with the kit installed (editable, with its `test` extra), reinstalled only when pyproject.toml changed;
+4. the engine: `dockerlab doctor --fix` starts Docker when allowed, builds the base image, and reports.
 """
 from __future__ import annotations
 
 import ctypes.util
+import http.client
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 VENV = REPO / ".venv"
 STAMP = VENV / ".dockerlab-installed"
+DOCKER_SOCKET = Path("/var/run/docker.sock")
+PODMAN_SOCKET = Path("/run/podman/podman.sock")
+PODMAN_LOG = Path("/var/log/dockerlab-podman.log")
+BUILDX_PLUGIN_DIRS = ["/usr/libexec/docker/cli-plugins", "/usr/lib/docker/cli-plugins",
+                      "/usr/local/lib/docker/cli-plugins", str(Path.home() / ".docker" / "cli-plugins")]
 
 # (what we need, how to tell it is there, the Debian package that brings it)
 SYSTEM_PARTS = [
-    ("the Docker engine and CLI", lambda: shutil.which("docker") and (shutil.which("dockerd") or engine_socket_exists()),
-     "docker.io"),
     ("graphviz (dot)", lambda: shutil.which("dot"), "graphviz"),
     ("a static busybox", lambda: static_busybox(), "busybox-static"),
     ("the Distribution registry", lambda: shutil.which("docker-registry"), "docker-registry"),
@@ -40,7 +49,66 @@ def say(message: str) -> None:
 
 def engine_socket_exists() -> bool:
     host = os.environ.get("DOCKER_HOST", "")
-    return bool(host) or Path("/var/run/docker.sock").exists()
+    return bool(host) or DOCKER_SOCKET.exists()
+
+
+def socket_answers(path: Path) -> bool:
+    """True when an engine API on this unix socket answers GET /_ping."""
+    class UnixConnection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(self.timeout)
+            self.sock.connect(str(path))
+
+    connection = UnixConnection("localhost", timeout=3)
+    try:
+        connection.request("GET", "/_ping")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+def apt_knows(package: str) -> bool:
+    """True when apt has a candidate for this package (Debian 13 has docker-cli; Debian 12 does not)."""
+    if not shutil.which("apt-cache"):
+        return False
+    done = subprocess.run(["apt-cache", "policy", package], capture_output=True, text=True)
+    return "Candidate:" in done.stdout and "Candidate: (none)" not in done.stdout
+
+
+def wants_podman() -> bool:
+    """Podman when asked (DOCKERLAB_ENGINE=podman), or when it is there and no Docker engine is."""
+    choice = os.environ.get("DOCKERLAB_ENGINE", "").lower()
+    if choice in ("podman", "docker"):
+        return choice == "podman"
+    docker_there = shutil.which("dockerd") or socket_answers(DOCKER_SOCKET)
+    return not docker_there and shutil.which("podman") is not None
+
+
+def has_buildx() -> bool:
+    return any(Path(folder, "docker-buildx").exists() for folder in BUILDX_PLUGIN_DIRS)
+
+
+def engine_parts(podman: bool) -> list[tuple[str, object, str]]:
+    """The engine's parts, like SYSTEM_PARTS: Podman and runc, or Docker; the docker CLI either way.
+
+    Debian 13 ships the `docker` CLI (docker-cli) and BuildKit's client (docker-buildx) apart from the
+    engine (docker.io); Debian 12 has docker.io only, with the CLI inside and no buildx package.
+    """
+    split_cli = apt_knows("docker-cli")
+    cli = ("the docker command", lambda: shutil.which("docker"), "docker-cli" if split_cli else "docker.io")
+    if podman:
+        return [("Podman", lambda: shutil.which("podman"), "podman"),
+                ("runc (Podman's runtime here)", lambda: shutil.which("runc"), "runc"),
+                # netavark (Podman's bridge network) sets up its firewall with `nft`, only recommended
+                ("nft (for Podman's bridge network)", lambda: shutil.which("nft"), "nftables"),
+                *([cli] if split_cli else [])]
+    parts = [("the Docker engine", lambda: shutil.which("dockerd") or engine_socket_exists(), "docker.io"), cli]
+    if apt_knows("docker-buildx"):
+        parts.append(("docker buildx (BuildKit)", has_buildx, "docker-buildx"))
+    return parts
 
 
 def static_busybox() -> bool:
@@ -51,20 +119,49 @@ def static_busybox() -> bool:
     return shutil.which("busybox") is not None
 
 
-def install_system_parts() -> None:
-    missing = [(what, package) for what, present, package in SYSTEM_PARTS if not present()]
+def install_system_parts(podman: bool) -> None:
+    def missing_parts() -> list[tuple[str, str]]:
+        return [(what, package) for what, present, package in [*engine_parts(podman), *SYSTEM_PARTS]
+                if not present()]
+
+    missing = missing_parts()
     if not missing:
         say("system parts: all present")
         return
-    packages = [package for _, package in missing]
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        say(f"installing with apt: {' '.join(packages)}")
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        missing = missing_parts()  # now apt knows which packages this release has (docker-cli, docker-buildx)
+        packages = list(dict.fromkeys(package for _, package in missing))
+        say(f"installing with apt: {' '.join(packages)}")
         subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], check=True, env=env)
         return
     for what, package in missing:
         say(f"missing {what}: install it, e.g. `sudo apt-get install {package}`")
+
+
+def start_podman_service(wait_seconds: int = 60) -> None:
+    """Podman's Docker-compatible API on its rootful socket, started in the background as root."""
+    if socket_answers(PODMAN_SOCKET):
+        say(f"Podman's API answers at unix://{PODMAN_SOCKET}")
+        return
+    if os.geteuid() != 0 or not shutil.which("podman"):
+        say(f"Podman's API does not answer at unix://{PODMAN_SOCKET}: start it as root "
+            "(`sudo systemctl enable --now podman.socket`), or for yourself "
+            "(`systemctl --user enable --now podman.socket`)")
+        return
+    say(f"starting Podman's API service at unix://{PODMAN_SOCKET} (log: {PODMAN_LOG})")
+    PODMAN_SOCKET.parent.mkdir(parents=True, exist_ok=True)
+    with PODMAN_LOG.open("ab") as log:
+        subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{PODMAN_SOCKET}"],
+                         stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + wait_seconds
+    while not socket_answers(PODMAN_SOCKET):
+        if time.monotonic() > deadline:
+            tail = PODMAN_LOG.read_text(errors="replace").splitlines()[-3:]
+            sys.exit(f"setup: Podman's API service did not answer within {wait_seconds} s; see {PODMAN_LOG} "
+                     f"(last lines: {' | '.join(tail)}).")
+        time.sleep(0.5)
 
 
 def install_venv() -> None:
@@ -93,7 +190,10 @@ def start_engine() -> None:
 
 
 def main() -> None:
-    install_system_parts()
+    podman = wants_podman()
+    install_system_parts(podman)
+    if podman:
+        start_podman_service()
     install_venv()
     start_engine()
     say("ready")
