@@ -260,17 +260,17 @@ def guess_empty(history: Sequence[dict], layer_count: int) -> list[bool]:
     """Metadata-only flags for the engine's history API, which does not say (the config does).
 
     Instructions that never make a layer are empty; if that leaves more candidates than layers, the
-    zero-size WORKDIR steps are taken as empty too (the classic builder makes them either way).
+    zero-size WORKDIR steps are taken as empty too (the classic builder makes them either way), then other
+    zero-size steps, newest first (the containerd image store records a step that changed nothing, such
+    as a COPY of files already there, as empty).
     """
-    empty = []
-    for item in history:
-        word = display_instruction(item.get("CreatedBy", "")).split(" ", 1)[0].upper()
-        empty.append(word in METADATA_INSTRUCTIONS and not item.get("Size"))
-    if len(empty) - sum(empty) > layer_count:
-        for i, item in enumerate(history):
-            word = display_instruction(item.get("CreatedBy", "")).split(" ", 1)[0].upper()
-            if word == "WORKDIR" and not item.get("Size"):
-                empty[i] = True
+    words = [display_instruction(item.get("CreatedBy", "")).split(" ", 1)[0].upper() for item in history]
+    empty = [word in METADATA_INSTRUCTIONS and not item.get("Size") for word, item in zip(words, history)]
+    zero_size = [i for i, item in enumerate(history) if not empty[i] and not item.get("Size")]
+    for i in sorted(zero_size, key=lambda i: (words[i] != "WORKDIR", -i)):
+        if len(empty) - sum(empty) <= layer_count:
+            break
+        empty[i] = True
     return empty
 
 

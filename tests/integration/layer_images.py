@@ -27,8 +27,6 @@ COPY same.txt /dup.txt
 RUN rm -rf /swap/dir && mkdir /swap/dir && echo back > /swap/dir/again
 WORKDIR /data
 """
-# What the Dockerfile writes again over a file already there, per layer index (0 is the base image's).
-TRICKY_MODIFIED = {2: {"data/keep/a.bin"}, 5: {"dup.txt"}}
 # Files the engine puts into every container (not part of any image).
 RUNTIME_FILES = {".dockerenv", "etc/hosts", "etc/hostname", "etc/resolv.conf", "etc/mtab"}
 
@@ -59,23 +57,41 @@ def visible_in(image_id: str, labels: dict) -> dict[str, tuple[int, str]]:
     return seen
 
 
-def layer_images(image: str) -> list[str]:
+def saved_config(save: Path) -> dict:
+    """The image config inside a `docker save` archive (either layout)."""
+    with tarfile.open(save) as archive:
+        manifest = json.load(archive.extractfile("manifest.json"))[0]
+        return json.load(archive.extractfile(manifest["Config"]))
+
+
+def layer_steps(config: dict) -> list[str]:
+    """The `created_by` of each history step that made a layer, bottom first (the config says which)."""
+    return [step.get("created_by", "") for step in config.get("history", []) if not step.get("empty_layer")]
+
+
+def layer_images(image: str, config: dict) -> list[str]:
     """The image id after each step that made a layer, bottom first (the classic builder keeps them)."""
-    history = json.loads(docker("image", "inspect", image).stdout)[0]["RootFS"]["Layers"]
-    rows = docker("history", "--no-trunc", "--format", "{{.ID}}\t{{.CreatedBy}}\t{{.Size}}", image).stdout.decode()
-    made = []
-    for line in reversed(rows.splitlines()):
-        image_id, created_by, _ = line.split("\t")
-        made.append((image_id, created_by))
-    # A history step made a layer unless it is a metadata-only one; the Dockerfile above says which.
-    ids = [image_id for image_id, created_by in made if not is_metadata(created_by)]
-    assert len(ids) == len(history), (ids, history)
+    rows = docker("history", "--no-trunc", "--format", "{{.ID}}", image).stdout.decode().split()
+    history = config["history"]
+    assert len(rows) == len(history), (rows, history)
+    ids = [image_id for image_id, step in zip(reversed(rows), history) if not step.get("empty_layer")]
+    assert len(ids) == len(config["rootfs"]["diff_ids"]), (ids, config["rootfs"]["diff_ids"])
     return ids
 
 
-def is_metadata(created_by: str) -> bool:
-    words = ("ENV", "CMD", "LABEL", "WORKDIR")
-    return any(f"#(nop)  {w} " in created_by or f"#(nop) {w} " in created_by for w in words)
+def modified_by_layer(steps: list[str]) -> dict[int, set[str]]:
+    """What the Dockerfile writes again over a file already there, per layer index (0 is the base image's):
+    the second RUN appends to a.bin; the second COPY writes dup.txt again (where the engine kept a layer
+    for it: the containerd image store records an identical COPY as an empty step)."""
+    found, copies = {}, 0
+    for index, created_by in enumerate(steps):
+        if "rm /big.bin" in created_by:
+            found[index] = {"data/keep/a.bin"}
+        if " COPY " in f" {created_by} " and "/dup.txt" in created_by:
+            copies += 1
+            if copies == 2:
+                found[index] = {"dup.txt"}
+    return found
 
 
 def tar_listing_sizes(layer_tar: Path) -> tuple[int, int]:

@@ -98,6 +98,21 @@ def test_engine_history_guesses_metadata_steps_to_match_the_layer_count():
     assert guess_empty(history, 2) == [False, True, False]
 
 
+def test_the_containerd_stores_empty_copy_is_no_layer():
+    # Recorded from Engine 26.1 with the containerd image store (oldest first): the second, identical COPY
+    # changed nothing and made no layer; the image has 6 layers.
+    steps = [("/bin/sh -c #(nop) COPY dir:dcdb9804f63a in / ", 2015232), ("/bin/sh -c #(nop)  ENV PATH=/bin", 0),
+             ('/bin/sh -c #(nop)  CMD ["sh"]', 0), ("/bin/sh -c #(nop)  LABEL dockerlab.kit=base", 0),
+             ("/bin/sh -c mkdir -p /data/keep", 53248), ("/bin/sh -c #(nop)  ENV FOO=bar", 0),
+             ("/bin/sh -c rm /big.bin", 40960), ("/bin/sh -c mkdir /many", 20611072),
+             ("/bin/sh -c #(nop)  LABEL note=metadata only", 0), ("/bin/sh -c #(nop) COPY file:2ace90 in /dup.txt ", 8192),
+             ("/bin/sh -c #(nop) COPY file:2ace90 in /dup.txt ", 0), ("/bin/sh -c rm -rf /swap/dir", 16384),
+             ("/bin/sh -c #(nop) WORKDIR /data", 0), ("/bin/sh -c #(nop)  LABEL dockerlab.session=x", 0)]
+    empty = guess_empty([{"CreatedBy": text, "Size": size} for text, size in steps], 6)
+    assert [text for (text, _), flag in zip(steps, empty) if not flag] == [
+        steps[0][0], steps[4][0], steps[6][0], steps[7][0], steps[9][0], steps[11][0]]
+
+
 def test_container_layer_counts_and_text():
     layer = ContainerLayer.from_engine("web", "img", [{"Path": "/tmp/x", "Kind": 1}, {"Path": "/etc", "Kind": 0},
                                                       {"Path": "/etc/passwd", "Kind": 2}], 12)
