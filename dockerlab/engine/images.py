@@ -20,6 +20,7 @@ from .connection import Engine
 from .translate import explanation, found_or_none, removed, translated
 
 STEP_RESULT = re.compile(r"^\s*---> ([0-9a-f]{12})$")  # the classic builder's "this step made image ..." line
+DIRECTORY_MODE_BIT = 1 << 31  # Go's os.ModeDir, as the engine's path stat reports a mode
 CONFIGS_KEPT = 256  # image configs remembered from earlier saves (an image whose layers are cached is not saved again)
 _configs: OrderedDict[str, dict] = OrderedDict()  # image id -> its config
 
@@ -80,13 +81,43 @@ def load_image_layers(engine: Engine, image: str, files: bool = False,
     return build_image_layers(image, diff_ids, history, engine_history=True, **common)
 
 
+FILES_STATTED = 500  # a writable layer with more changes is measured by the engine instead
+
+
+def path_stat(engine: Engine, container_id: str, path: str) -> dict | None:
+    """`docker container cp`'s stat of one path in a container (HEAD on its archive): name, size, mode."""
+    answer = engine.api.head(engine.api._url("/containers/{0}/archive", container_id), params={"path": path})
+    if answer.status_code == 404:
+        return None
+    engine.api._raise_for_status(answer)
+    encoded = answer.headers.get("x-docker-container-path-stat")
+    return docker.utils.decode_json_header(encoded) if encoded else None
+
+
+def writable_layer_bytes(engine: Engine, container_id: str, changes: list[dict] | None) -> int | None:
+    """The bytes of the files (not directories) a container added or changed: what overlay2 reports as the
+    writable layer's size, counted the same way on every engine (the containerd store and Podman report
+    the disk blocks they use instead). None when there are too many changes to look at one by one."""
+    written = [change["Path"] for change in changes or [] if change["Kind"] in (0, 1)]
+    if len(written) > FILES_STATTED:
+        return None
+    total = 0
+    for path in written:
+        stat = path_stat(engine, container_id, path)
+        if stat is not None and not stat.get("mode", 0) & DIRECTORY_MODE_BIT:
+            total += stat.get("size", 0)
+    return total
+
+
 def load_container_layer(engine: Engine, name: str) -> ContainerLayer:
-    """A container's writable layer from the engine's changes API, with its `SizeRw`."""
+    """A container's writable layer from the engine's changes API, with its size (see `writable_layer_bytes`)."""
     with translated(f"list the changes of container '{name}'", container=name):
         attrs = engine.api.inspect_container(name)
         changes = engine.api.diff(attrs["Id"])
-        listed = engine.api.containers(all=True, size=True, filters={"id": attrs["Id"]})
-    size_rw = listed[0].get("SizeRw", 0) if listed else None  # the engine leaves out a zero SizeRw
+        size_rw = writable_layer_bytes(engine, attrs["Id"], changes)
+        if size_rw is None:
+            listed = engine.api.containers(all=True, size=True, filters={"id": attrs["Id"]})
+            size_rw = listed[0].get("SizeRw", 0) if listed else None  # the engine leaves out a zero SizeRw
     layer = ContainerLayer.from_engine(attrs["Name"].lstrip("/"), attrs["Config"].get("Image", ""), changes, size_rw)
     layer.image_id = attrs["Image"]
     return layer

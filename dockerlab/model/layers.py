@@ -97,7 +97,7 @@ class ContainerLayer:
     name: str
     image: str
     changes: list[tuple[str, str]]  # (absolute path as `docker diff` shows it, kind "A", "C" or "D")
-    size_rw: int | None
+    size_rw: int | None  # the bytes of the files it added or changed (overlay2's SizeRw, counted alike everywhere)
     image_id: str = ""
 
     def count(self, kind: str) -> int:
