@@ -41,6 +41,7 @@ DIAGRAM_LESSONS = ["02", "05", "06", "07"]
 # up to LESSON_WAIT_MS, a page or menu step up to UI_WAIT_MS.
 LESSON_WAIT_MS = 10 * 60 * 1000
 UI_WAIT_MS = 3 * 60 * 1000
+RUN_START_MS = 60 * 1000  # from Run All Cells to the first cell queued
 QUIZ_WAIT_MS = 2 * 60 * 1000  # a check runs against the engine: generous, and still no perf limit
 # Lab settings: every cell in the DOM (no virtual scrolling), no news or update pop-ups.
 LAB_SETTINGS = {
@@ -153,7 +154,7 @@ def lesson(request, jupyter, browser) -> RanLesson:
         click_menu(page, "Edit", "Clear Outputs of All Cells")
         page.wait_for_function(f"() => {prompts}?.every(p => !/\\d/.test(p.textContent))")
         step = "run all cells"
-        click_menu(page, "Run", "Run All Cells")
+        run_all_cells(page, prompts)
         # Every cell has run, or one failed (Run All then stops: the cells after it stay [ ])...
         page.wait_for_function(f"() => {prompts}?.every(p => /\\[\\d+\\]/.test(p.textContent))"
                                f" || document.querySelector('{STDERR}') !== null", timeout=LESSON_WAIT_MS)
@@ -189,6 +190,19 @@ def shut_down_kernels(base: str, token: str, path: str) -> None:
 
 def wait_for_kernel_idle(page) -> None:
     page.wait_for_selector(f"{PANEL} .jp-Notebook-ExecutionIndicator[data-status='idle']")
+
+
+def run_all_cells(page, prompts: str, attempts: int = 3) -> None:
+    """Run > Run All Cells until a cell is queued or has run: under load a first click can be lost while the
+    kernel connects (seen here: the kernel idle, every prompt still empty ten minutes later)."""
+    for attempt in range(1, attempts + 1):
+        click_menu(page, "Run", "Run All Cells")
+        try:
+            page.wait_for_function(f"() => {prompts}?.some(p => /[*\\d]/.test(p.textContent))", timeout=RUN_START_MS)
+            return
+        except playwright_api.TimeoutError:
+            if attempt == attempts:
+                raise
 
 
 def click_menu(page, menu: str, item: str) -> None:
