@@ -70,7 +70,7 @@ run_engine() {
     kill $tailer $watchdog 2>/dev/null
     rm -rf "$dir"
   }
-  trap 'cleanup; say "$name: interrupted"; exit 130' INT TERM HUP
+  trap 'cleanup; say "$name: interrupted" | tee -a "$log"; exit 130' INT TERM HUP
 
   local start=$SECONDS
   [ ! -s "$log" ] || mv "$log" "${log%.log}.previous.log"  # one earlier run is kept to compare with
