@@ -43,7 +43,7 @@ common="$(git -C "$repo" rev-parse --path-format=absolute --git-common-dir)" || 
 case "$common" in "$repo"/*) ;; *) repo_mounts+=(-v "$common:$common:ro") ;; esac
 
 remove_container() {  # only the harness's own container of that name
-  docker ps -aq --filter "name=^/$1\$" --filter label=dockerlab.kit=engine-test | xargs -r docker rm -f >/dev/null
+  docker ps -aq --filter "name=^/$1\$" --filter label=dockerlab.kit=engine-test | xargs -r docker rm -f >/dev/null 2>&1
 }
 
 summary_of() {  # the pytest summary line of a log, without its ===== frame
