@@ -4,7 +4,8 @@
 #   bash scripts/engines/run.sh NAME...     NAME: docker-26, docker-26-containerd, podman-5
 # REPO (default: this checkout) is mounted read-only and cloned inside: its committed HEAD is tested.
 # Each engine's whole output goes to /var/tmp/dockerlab-engines/NAME.log (the run before is kept as
-# NAME.previous.log); its last line (also printed) is the pytest summary and the wall time. ENGINE_TIMEOUT (seconds, default 7200) stops a run that hangs.
+# NAME.previous.log); its last line (also printed) is the pytest summary and the wall time.
+# ENGINE_TIMEOUT (seconds, default 7200) stops a run that hangs.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "${REPO:-$here/../..}" && pwd)"
