@@ -4,7 +4,8 @@
 #   bash scripts/engines/run.sh NAME...     NAME: docker-26, docker-26-containerd, podman-5
 # REPO (default: this checkout) is mounted read-only and cloned inside: its committed HEAD is tested.
 # Each engine's whole output goes to /var/tmp/dockerlab-engines/NAME.log (the run before is kept as
-# NAME.previous.log); its last line (also printed) is the pytest summary and the wall time. ENGINE_TIMEOUT (seconds, default 7200) stops a run that hangs.
+# NAME.previous.log); its last line (also printed) is the pytest summary and the wall time.
+# ENGINE_TIMEOUT (seconds, default 7200) stops a run that hangs.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "${REPO:-$here/../..}" && pwd)"
@@ -43,7 +44,7 @@ common="$(git -C "$repo" rev-parse --path-format=absolute --git-common-dir)" || 
 case "$common" in "$repo"/*) ;; *) repo_mounts+=(-v "$common:$common:ro") ;; esac
 
 remove_container() {  # only the harness's own container of that name
-  docker ps -aq --filter "name=^/$1\$" --filter label=dockerlab.kit=engine-test | xargs -r docker rm -f >/dev/null
+  docker ps -aq --filter "name=^/$1\$" --filter label=dockerlab.kit=engine-test | xargs -r docker rm -f >/dev/null 2>&1
 }
 
 summary_of() {  # the pytest summary line of a log, without its ===== frame
@@ -70,7 +71,7 @@ run_engine() {
     kill $tailer $watchdog 2>/dev/null
     rm -rf "$dir"
   }
-  trap 'cleanup; say "$name: interrupted"; exit 130' INT TERM HUP
+  trap 'cleanup; say "$name: interrupted" | tee -a "$log"; exit 130' INT TERM HUP
 
   local start=$SECONDS
   [ ! -s "$log" ] || mv "$log" "${log%.log}.previous.log"  # one earlier run is kept to compare with
