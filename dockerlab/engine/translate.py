@@ -52,9 +52,8 @@ def explain(error: BaseException, doing: str = "do that", *, image: str | None =
             return no_such_container(container)
         if image is not None:
             return no_such_image(image)
-    if isinstance(error, docker.errors.APIError):  # an answer (an HTTPError too): the engine said no
-        return EngineRefused(f"The engine refused to {doing}: {explanation(error).rstrip('.')}.")
-    if isinstance(error, (requests.exceptions.RequestException, urllib3.exceptions.HTTPError)):
+    transport = isinstance(error, (requests.exceptions.RequestException, urllib3.exceptions.HTTPError))
+    if transport and not isinstance(error, docker.errors.APIError):  # an APIError is an answer (requests' HTTPError too)
         return engine_lost(doing, error)
     return EngineRefused(f"The engine refused to {doing}: {explanation(error).rstrip('.')}.")
 
