@@ -11,8 +11,8 @@ from ..engine.build import stream_build
 from ..engine.cleanup import sweep_stale_sessions
 from ..engine.connection import Engine, connect_engine
 from ..engine.containers import Container, RunResult, inspect_container, run_container
-from ..engine.images import (containers_using, inspect_image, load_container_layer, load_image_layers, remove_image,
-                             remove_unused_images, stack_models, stage_images, untag_if_unchanged)
+from ..engine.images import (containers_using, inspect_image, list_images, load_container_layer, load_image_layers,
+                             remove_image, remove_unused_images, stack_models, stage_images, untag_if_unchanged)
 from ..engine.registry import Registry, start_registry, sweep_stale_registries
 from ..engine.session import Session
 from ..engine.swarm import Swarm
@@ -119,13 +119,11 @@ class Lab:
         """`docker images [REPOSITORY]`: every tagged image on the engine (or of one repository), with its short
         id and size."""
         rows = []
-        with translated("list the images"):
-            images = self.engine.client.images.list(name=repository)
-        for image in images:
-            for ref in image.tags:
+        for image in list_images(self.engine, repository):
+            for ref in image.get("RepoTags") or []:
                 name, _, tag = ref.rpartition(":")
                 if repository is None or name == repository:
-                    rows.append([name, tag, image.short_id.removeprefix("sha256:"), f"{image.attrs['Size'] / 1e6:.1f}MB"])
+                    rows.append([name, tag, image["Id"].removeprefix("sha256:")[:12], f"{image['Size'] / 1e6:.1f}MB"])
         return Table(docker_command("images", repository), ["REPOSITORY", "TAG", "IMAGE ID", "SIZE"], sorted(rows))
 
     def image_id(self, image: str) -> str:

@@ -26,9 +26,25 @@ _configs: OrderedDict[str, dict] = OrderedDict()  # image id -> its config
 
 
 def inspect_image(engine: Engine, image: str) -> dict:
-    """`docker image inspect IMAGE`, or `ImageNotFound` with a way out."""
+    """`docker image inspect IMAGE`, or `ImageNotFound` with a way out.
+
+    On the containerd store an image pulled or pushed as `name@sha256:D` keeps no such name once its tag
+    moves on, yet `docker rmi name@sha256:D` still finds it: its id is D. The kit finds it the same way."""
     with translated(f"inspect the image '{image}'", image=image):
-        return engine.api.inspect_image(image)
+        try:
+            return engine.api.inspect_image(image)
+        except docker.errors.NotFound:
+            digest = image.rpartition("@")[2]
+            if engine.image_store != "containerd" or not digest.startswith("sha256:"):
+                raise
+            return engine.api.inspect_image(digest)
+
+
+def list_images(engine: Engine, repository: str | None = None) -> list[dict]:
+    """`docker images [REPOSITORY]`'s rows as the engine lists them: its `Size` is what `docker images` shows
+    (on the containerd store the unpacked size; the image's inspect `Size` is then the compressed one)."""
+    with translated("list the images"):
+        return engine.api.images(name=repository)
 
 
 def remember_config(image_id: str, config: dict) -> None:
@@ -67,15 +83,17 @@ def base_image_layers(engine: Engine, attrs: dict | None = None) -> tuple[list[s
 
 def load_image_layers(engine: Engine, image: str, files: bool = False,
                       built: dict[str, list[BuildStep]] | None = None, on_progress: Progress | None = None) -> ImageLayers:
-    """The model of an image on the engine: history and layers; with `files`, read from `docker save`."""
+    """The model of an image on the engine: history and layers; with `files` (and always on the containerd
+    store, for the layers' sizes), read from `docker save`."""
     attrs = inspect_image(engine, image)
     base_ids, base_length = base_image_layers(engine, attrs)
     common = dict(base_diff_ids=base_ids, base_image=BASE_IMAGE.removesuffix(":latest"),
                   build_steps=(built or {}).get(attrs["Id"]), base_history_length=base_length, image_id=attrs["Id"])
     diff_ids = attrs.get("RootFS", {}).get("Layers") or []
-    if files:
+    if files or engine.image_store == "containerd":  # its history gives the snapshots' disk usage, not tar bytes
         archive = read_engine_image(engine, image, on_progress=on_progress)
-        return build_image_layers(image, archive.diff_ids, archive.history, layer_files=archive.layers, **common)
+        model = build_image_layers(image, archive.diff_ids, archive.history, layer_files=archive.layers, **common)
+        return model if files else model.without_files()
     with translated(f"read the history of '{image}'", image=image):
         history = list(reversed(engine.api.history(attrs["Id"])))
     return build_image_layers(image, diff_ids, history, engine_history=True, **common)

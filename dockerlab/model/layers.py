@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
 from .labels import is_kit_label, without_kit_label_value
@@ -162,6 +162,11 @@ class ImageLayers:
                        if c.change in ("deleted", "modified") and c.path in written and c.path not in hidden]
             written |= {c.path for c in layer.changes if c.change in ("added", "modified")}
         return hidden
+
+    def without_files(self) -> ImageLayers:
+        """The same model with only each layer's size kept of what its files said."""
+        layers = [replace(layer, changes=None, whiteouts=None, live_bytes=None) for layer in self.layers]
+        return replace(self, layers=layers)
 
     @property
     def size(self) -> int | None:
