@@ -36,11 +36,23 @@ SYSTEM_PARTS = [
     ("graphviz (dot)", lambda: shutil.which("dot"), "graphviz"),
     ("a static busybox", lambda: static_busybox(), "busybox-static"),
     ("the Distribution registry", lambda: shutil.which("docker-registry"), "docker-registry"),
-    ("chromium", lambda: shutil.which("chromium") or shutil.which("chromium-browser"), "chromium"),
+    ("chromium", lambda: system_chromium() or on_ubuntu(), "chromium"),  # Ubuntu: see install_browser
     ("skopeo", lambda: shutil.which("skopeo"), "skopeo"),
     # Playwright's bundled node (the browser test's driver) links against libatomic.
     ("libatomic (for Playwright's driver)", lambda: ctypes.util.find_library("atomic"), "libatomic1"),
 ]
+
+
+def system_chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def on_ubuntu() -> bool:
+    """Ubuntu's `chromium` package is a stub that installs a snap (no snapd on CI runners, in containers)."""
+    try:
+        return "ID=ubuntu" in Path("/etc/os-release").read_text().split()
+    except OSError:
+        return False
 
 
 def say(message: str) -> None:
@@ -183,6 +195,16 @@ def install_venv() -> None:
     STAMP.touch()
 
 
+def install_browser() -> None:
+    """Where apt gives no real chromium (Ubuntu), the browser test uses Playwright's own download."""
+    if system_chromium() or not on_ubuntu():
+        return
+    say("no chromium on PATH: downloading Playwright's chromium for the browser test")
+    done = subprocess.run([str(VENV / "bin" / "python"), "-m", "playwright", "install", "chromium"])
+    if done.returncode != 0:
+        say("Playwright could not download chromium (offline?): the browser test will say it is skipped")
+
+
 def start_engine() -> None:
     done = subprocess.run([str(VENV / "bin" / "dockerlab"), "doctor", "--fix"])
     if done.returncode != 0:
@@ -195,6 +217,7 @@ def main() -> None:
     if podman:
         start_podman_service()
     install_venv()
+    install_browser()
     start_engine()
     say("ready")
 

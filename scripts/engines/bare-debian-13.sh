@@ -10,7 +10,9 @@ rootfs="$work/rootfs-debian-13"
 if docker image inspect "$image" >/dev/null 2>&1; then
   exit 0
 fi
-command -v debootstrap >/dev/null || { apt-get update -qq && apt-get install -y -qq debootstrap; }
+# Debian's archive keyring too: Ubuntu (a hosted CI runner) does not have it.
+command -v debootstrap >/dev/null && [ -e /usr/share/keyrings/debian-archive-keyring.gpg ] ||
+  { apt-get update -qq && apt-get install -y -qq debootstrap debian-archive-keyring; }
 rm -rf "$rootfs" && mkdir -p "$work"
 trap 'rm -rf "$rootfs"' EXIT
 echo "engines: making $image (debootstrap trixie, a few minutes, once)"

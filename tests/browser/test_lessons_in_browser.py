@@ -30,9 +30,18 @@ REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 DOCS = REPO / "docs"
 REFRESH_SCREENSHOT = "DOCKERLAB_REFRESH_SCREENSHOT"  # set it to rewrite the README's screenshot of lesson 02
-# Debian's chromium; elsewhere (a hosted Ubuntu runner) whichever chromium is on PATH.
-CHROMIUM = Path("/usr/bin/chromium") if Path("/usr/bin/chromium").exists() else Path(
-    shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium")
+# Debian's chromium; elsewhere whichever chromium is on PATH; on Ubuntu, where apt's is a snap stub, the one
+# `make setup` downloaded with Playwright (None: Playwright's own).
+SYSTEM_CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def playwright_chromium() -> Path | None:
+    with playwright_api.sync_playwright() as playwright:
+        path = Path(playwright.chromium.executable_path)
+    return path if path.exists() else None
+
+
+CHROMIUM = Path(SYSTEM_CHROMIUM) if SYSTEM_CHROMIUM else playwright_chromium()
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 LESSONS = sorted(path.stem for path in NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
@@ -50,7 +59,7 @@ LAB_SETTINGS = {
                                                                         "checkForUpdates": False},
 }
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed (make setup installs it)")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make setup installs it)")
 
 
 def lesson_named(number: str) -> str | None:
