@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup lab student test bench clean test-engine test-engines
+.PHONY: setup lab student test bench clean test-engine test-engines bench-engine
 
 setup:
 	$(PYTHON) scripts/setup.py
@@ -40,3 +40,8 @@ test-engine:
 
 test-engines:
 	REPO=$(REPO) bash scripts/engines/run.sh $(ENGINES)
+
+# The benchmarks on one of those engines: their ratios (measured inside, against that engine's CLI).
+bench-engine:
+	@test -n "$(ENGINE)" || { echo "usage: make bench-engine ENGINE=name (one of: $(ENGINES))"; exit 2; }
+	TARGET=bench REPO=$(REPO) bash scripts/engines/run.sh $(ENGINE)

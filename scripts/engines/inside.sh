@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs inside the engine-test container (see run.sh): clone the project, configure the engine variant
-# $ENGINE the way an administrator would, then the README's `make test`. The kit's own `make setup`
+# $ENGINE the way an administrator would, then the README's `make test` (or `make $TARGET`). The kit's own `make setup`
 # installs and starts the engine.
 set -euo pipefail
 clone=/root/dockerlab
@@ -51,4 +51,4 @@ esac
 env | grep -E '^(DOCKER_HOST|DOCKERLAB_ENGINE|PIP_CERT)=' | sed 's/^/engines: env /' || true
 
 cd "$clone"
-exec make test
+exec make "${TARGET:-test}"

@@ -5,13 +5,17 @@
 # REPO (default: this checkout) is mounted read-only and cloned inside: its committed HEAD is tested.
 # Each engine's whole output goes to /var/tmp/dockerlab-engines/NAME.log (the run before is kept as
 # NAME.previous.log); its last line (also printed) is the pytest summary and the wall time.
-# ENGINE_TIMEOUT (seconds, default 7200) stops a run that hangs.
+# ENGINE_TIMEOUT (seconds, default 7200) stops a run that hangs. TARGET=bench runs `make bench` instead
+# (`make bench-engine`): its summary is the benchmarks' ratio lines.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "${REPO:-$here/../..}" && pwd)"
 work="${ENGINES_WORK:-/var/tmp/dockerlab-engines}"
 image="dockerlab-bare-debian:13"
 timeout="${ENGINE_TIMEOUT:-7200}"
+target="${TARGET:-test}"  # the make target run inside: test (the README's), or bench
+suffix="${target/#test/}"  # logs: NAME.log for the tests, NAME.bench.log for the benchmarks
+suffix="${suffix:+.$suffix}"
 ca=/etc/ssl/certs/ca-certificates.crt
 
 say() { echo "engines: $*"; }
@@ -47,15 +51,19 @@ remove_container() {  # only the harness's own container of that name
   docker ps -aq --filter "name=^/$1\$" --filter label=dockerlab.kit=engine-test | xargs -r docker rm -f >/dev/null 2>&1
 }
 
-summary_of() {  # the pytest summary line of a log, without its ===== frame
+summary_of() {  # the pytest summary line of a log, without its ===== frame; a bench run's ratios
+  if [ "$target" = bench ]; then
+    grep -E 'ratio|peak RSS|^(cold|warm) ' "$1" | sed -E 's/ +/ /g' | paste -sd ';' -
+    return
+  fi
   grep -E '^=+ .*\b(passed|failed|error|errors|skipped|no tests ran)\b.* in [0-9.]+s' "$1" | tail -n 1 |
     sed -E 's/^=+ //; s/ =+$//'
 }
 
 run_engine() {
-  local name="$1" store container="dockerlab-engine-$1" log="$work/$1.log" dir="$work/$1"
+  local name="$1" store container="dockerlab-engine-$1" log="$work/$1$suffix.log" dir="$work/$1"
   store="$(store_of "$name")" || { say "unknown engine '$name' (docker-26, docker-26-containerd, podman-5)"; return 2; }
-  local env=(-e "ENGINE=$name" -e "REPO=$repo" -e PIP_CERT=/etc/ssl/host-ca.crt)
+  local env=(-e "ENGINE=$name" -e "REPO=$repo" -e "TARGET=$target" -e PIP_CERT=/etc/ssl/host-ca.crt)
   if [ "$name" = podman-5 ]; then
     # Until the kit finds Podman's socket itself, name it (PODMAN_DOCKER_HOST= leaves it to the kit).
     env+=(-e DOCKERLAB_ENGINE=podman)
@@ -111,7 +119,7 @@ status=0
 lines=()
 for name in "$@"; do
   run_engine "$name" || status=1
-  lines+=("$(tail -n 1 "$work/$name.log" 2>/dev/null)")
+  lines+=("$(tail -n 1 "$work/$name$suffix.log" 2>/dev/null)")
 done
 if [ $# -gt 1 ]; then
   printf '%s\n' "${lines[@]}"
