@@ -13,8 +13,8 @@ from ..engine.connection import Engine, connect_engine
 from ..engine.containers import Container, RunResult, inspect_container, run_container
 from ..engine.images import (containers_using, inspect_image, load_container_layer, load_image_layers, remove_image,
                              remove_unused_images, stack_models, stage_images, untag_if_unchanged)
-from ..engine.registry import Registry, start_registry, sweep_stale_registries
-from ..engine.registry_container import RegistryContainer, start_registry_container
+from ..engine.registry import Registry, sweep_stale_registries
+from ..engine.registry_container import RegistryContainer, registry_where_the_engine_is
 from ..engine.session import Session
 from ..engine.swarm import Swarm
 from ..engine.transfer import check_login, transfer
@@ -247,10 +247,7 @@ class Lab:
 
         `users` maps user names to passwords (htpasswd, bcrypt); `storage` is a folder or a name whose
         images survive restarts (default: temporary storage, removed on stop)."""
-        if self.engine.local:
-            registry = start_registry(port, users, storage, owner=self.session.id)
-        else:
-            registry = start_registry_container(self.engine, self.session.labels, port, users, storage)
+        registry = registry_where_the_engine_is(self.engine, port, users, storage, owner=self.session.id)
         if not self._stops_registries_at_exit:
             atexit.register(self.stop_registries)
             self._stops_registries_at_exit = True

@@ -6,7 +6,8 @@ registry answers. Its port 5000 is published on the engine's 127.0.0.1 (on all i
 host reaches it elsewhere: see `Engine.address`), so image names stay `127.0.0.1:PORT/...`, which the
 engine pushes to over plain HTTP. Users go in as an htpasswd file copied into the container; storage is
 the container's own (gone with it) or a named volume that survives. A notebook's registry carries its
-session label (its `clean()` and the sweep of finished sessions remove it).
+session label (its `clean()` and the sweep of finished sessions remove it); the one `dockerlab registry start`
+runs carries `dockerlab.kit=registry` instead and stays until `dockerlab registry stop`.
 """
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ import time
 from dataclasses import dataclass, field
 
 from ..errors import RegistryUnavailable
+from ..model.labels import KIT_LABEL, REGISTRY_USERS_LABEL, session_labels
 from .connection import Engine, is_loopback
-from .registry import HOST, START_SECONDS, RegistryText, answers, htpasswd_text, port_taken_error
+from .registry import (CLI_OWNER, HOST, START_SECONDS, Registry, RegistryText, answers, cli_registry, htpasswd_text,
+                       port_taken_error, start_registry)
 from .translate import ENGINE_ERRORS, explanation, found_or_none, removed, translated
 
 IMAGE = "registry:2"
@@ -27,6 +30,8 @@ IMAGE_SETTING = "DOCKERLAB_REGISTRY_IMAGE"
 PORT = "5000/tcp"
 STORAGE_PATH = "/var/lib/registry"
 HTPASSWD_PATH = "/auth/htpasswd"
+VOLUME_PREFIX = "dockerlab-registry-"
+CLI_LABELS = {KIT_LABEL: "registry"}
 
 
 @dataclass(repr=False)
@@ -85,8 +90,8 @@ def volume_name(storage: str) -> str:
     if "/" in storage:
         raise RegistryUnavailable(
             f"The registry runs on the engine, which is not on this host, so it cannot keep its images in the "
-            f"folder '{storage}' here; give a bare name instead (storage='class'): a volume on the engine.")
-    return f"dockerlab-registry-{storage}"
+            f"folder '{storage}' here; give a bare name instead, such as 'class' (kept in a volume on the engine).")
+    return f"{VOLUME_PREFIX}{storage}"
 
 
 def registry_environment(users: dict[str, str] | None) -> dict[str, str]:
@@ -113,6 +118,35 @@ def htpasswd_archive(users: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
+def registry_where_the_engine_is(engine: Engine, port: int | None, users: dict[str, str] | None,
+                                 storage: str | os.PathLike | None, owner: str) -> Registry | RegistryContainer:
+    """A registry at the engine's 127.0.0.1: a process here when the engine runs on this host, else a
+    container on the engine. `owner` is a session id, or `cli` for `dockerlab registry start`'s."""
+    if engine.local:
+        return start_registry(port, users, storage, owner=owner)
+    labels = CLI_LABELS if owner == CLI_OWNER else session_labels(owner)
+    return start_registry_container(engine, labels, port, users, None if storage is None else str(storage))
+
+
+def cli_registry_where_the_engine_is(engine: Engine) -> Registry | RegistryContainer | None:
+    """The registry `dockerlab registry start` left running for this engine, if any."""
+    if engine.local:
+        return cli_registry()
+    selector = "=".join(next(iter(CLI_LABELS.items())))
+    with translated("look for the registry `dockerlab registry start` started"):
+        found = engine.api.containers(filters={"label": selector})
+    return registry_of_container(engine, found[0]) if found else None
+
+
+def registry_of_container(engine: Engine, listed: dict) -> RegistryContainer:
+    """A registry container as the engine lists it (`docker ps`)."""
+    port = next(item["PublicPort"] for item in listed["Ports"] if item.get("PrivatePort") == 5000 and "PublicPort" in item)
+    users = [name for name in (listed["Labels"].get(REGISTRY_USERS_LABEL) or "").split(",") if name]
+    volume = next((mount["Name"] for mount in listed.get("Mounts") or []
+                   if mount.get("Type") == "volume" and mount.get("Name", "").startswith(VOLUME_PREFIX)), None)
+    return RegistryContainer(engine, listed["Id"], port, users, volume)
+
+
 def start_registry_container(engine: Engine, labels: dict[str, str], port: int | None = None,
                              users: dict[str, str] | None = None, storage: str | None = None) -> RegistryContainer:
     """Run the registry on the engine, published on `port` (a free one when None), and wait until this host
@@ -127,7 +161,8 @@ def start_registry_container(engine: Engine, labels: dict[str, str], port: int |
         host_config = api.create_host_config(port_bindings={PORT: (bind_ip, port)},
                                              binds={volume: {"bind": STORAGE_PATH, "mode": "rw"}} if volume else None)
         created = api.create_container(image, environment=registry_environment(users), ports=[PORT],
-                                       labels=labels, host_config=host_config)
+                                       labels={**labels, REGISTRY_USERS_LABEL: ",".join(sorted(users or {}))},
+                                       host_config=host_config)
     registry = RegistryContainer(engine, created["Id"], port or 0, sorted(users or {}), volume)
     try:
         with translated("copy the registry's users into its container"):

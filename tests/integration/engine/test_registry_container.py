@@ -17,7 +17,9 @@ import pytest
 
 from dockerlab.app.lab import Lab
 from dockerlab.engine.cleanup import sweep_stale_sessions
-from dockerlab.engine.registry_container import IMAGE_SETTING, RegistryContainer, start_registry_container
+from dockerlab.engine.registry import CLI_OWNER
+from dockerlab.engine.registry_container import (IMAGE_SETTING, RegistryContainer, cli_registry_where_the_engine_is,
+                                                 registry_where_the_engine_is, start_registry_container)
 from dockerlab.errors import LoginFailed, PortTaken, RegistryUnavailable
 from dockerlab.model.labels import session_labels
 
@@ -125,3 +127,19 @@ def test_a_taken_port_is_refused_in_one_sentence(lab):
         lab.start_registry(port=first.port)
     assert str(taken.value).startswith(f"Port {first.port} on 127.0.0.1 is already in use by another program")
     assert len(registry_containers(lab.engine, lab.session.id)) == 1  # the refused one left nothing behind
+
+
+def test_the_clis_registry_is_the_kits_container_found_again_until_stopped(lab):
+    started = registry_where_the_engine_is(lab.engine, None, {"ruud": PASSWORD}, None, CLI_OWNER)
+    try:
+        found = cli_registry_where_the_engine_is(lab.engine)
+        assert found is not None and (found.container_id, found.port, found.users) == (
+            started.container_id, started.port, ["ruud"])
+        assert found.describe() == (f"Registry running at {started} (container {started.container_id[:12]} on the "
+                                    "engine; users: ruud; temporary storage).")
+        labels = lab.engine.api.inspect_container(started.container_id)["Config"]["Labels"]
+        assert labels["dockerlab.kit"] == "registry" and "dockerlab.session" not in labels  # no session sweeps it
+        assert repr(lab.login(started, "ruud", PASSWORD)).endswith("Login Succeeded")
+    finally:
+        started.stop()
+    assert cli_registry_where_the_engine_is(lab.engine) is None
