@@ -18,7 +18,7 @@ from ..engine.images import base_image_layers, load_container_layer, load_image_
 from ..engine import registry
 from ..engine.registry_container import cli_registry_where_the_engine_is, registry_where_the_engine_is
 from ..engine.translate import ENGINE_ERRORS, explain
-from ..errors import DockerlabError
+from ..errors import DockerlabError, EngineUnavailable
 from ..model.layers import build_image_layers, dumps
 from ..model.text import human_size
 from .doctor import report
@@ -45,7 +45,10 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
 def cmd_registry(args: argparse.Namespace) -> int:
 
-    engine = connect_engine()
+    try:
+        engine = connect_engine()
+    except EngineUnavailable:
+        engine = None  # none answers: the registry starts here, as for an engine on this host
     running = cli_registry_where_the_engine_is(engine)
     if args.action == "status":
         print(running.describe() if running else

@@ -118,19 +118,19 @@ def htpasswd_archive(users: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
-def registry_where_the_engine_is(engine: Engine, port: int | None, users: dict[str, str] | None,
+def registry_where_the_engine_is(engine: Engine | None, port: int | None, users: dict[str, str] | None,
                                  storage: str | os.PathLike | None, owner: str) -> Registry | RegistryContainer:
-    """A registry at the engine's 127.0.0.1: a process here when the engine runs on this host, else a
-    container on the engine. `owner` is a session id, or `cli` for `dockerlab registry start`'s."""
-    if engine.local:
+    """A registry at the engine's 127.0.0.1: a process here when the engine runs on this host (or none answers
+    yet), else a container on the engine. `owner` is a session id, or `cli` for `dockerlab registry start`'s."""
+    if engine is None or engine.local:
         return start_registry(port, users, storage, owner=owner)
     labels = CLI_LABELS if owner == CLI_OWNER else session_labels(owner)
     return start_registry_container(engine, labels, port, users, None if storage is None else str(storage))
 
 
-def cli_registry_where_the_engine_is(engine: Engine) -> Registry | RegistryContainer | None:
-    """The registry `dockerlab registry start` left running for this engine, if any."""
-    if engine.local:
+def cli_registry_where_the_engine_is(engine: Engine | None) -> Registry | RegistryContainer | None:
+    """The registry `dockerlab registry start` left running for this engine (None: none answers), if any."""
+    if engine is None or engine.local:
         return cli_registry()
     selector = "=".join(next(iter(CLI_LABELS.items())))
     with translated("look for the registry `dockerlab registry start` started"):
