@@ -105,8 +105,8 @@ def docker_host() -> str:
 
 
 def engine_is_local(info: dict) -> bool:
-    """The engine runs on this host when it reports this host's name and kernel (a kernel shared with a
-    container or VM alone is not enough; Docker Desktop's VM is `docker-desktop`, another kernel)."""
+    """The engine runs on this host when it reports this host's name and kernel (an engine in a container
+    here shares the kernel, not the name; Docker Desktop's VM, `docker-desktop`, shares neither)."""
     same_name = str(info.get("Name", "")).split(".")[0].lower() == socket.gethostname().split(".")[0].lower()
     return same_name and info.get("KernelVersion") == platform.release()
 

@@ -157,10 +157,14 @@ def port_taken_error(port: int) -> PortTaken:
         "choose another port (--port N), or leave the port out to have a free one picked.")
 
 
-def check_port_free(port: int) -> int:
-    """`port` when nothing listens on it; the port-taken sentence otherwise."""
+def check_port_number(port: int) -> None:
     if not 0 < port < 65536:
         raise RegistryUnavailable(f"Port {port} is not a port number; choose one between 1024 and 65535.")
+
+
+def check_port_free(port: int) -> int:
+    """`port` when nothing listens on it; the port-taken sentence otherwise."""
+    check_port_number(port)
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # like the registry: TIME_WAIT is no owner
         try:

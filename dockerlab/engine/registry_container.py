@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from ..errors import RegistryUnavailable
 from ..model.labels import KIT_LABEL, REGISTRY_USERS_LABEL, session_labels
 from .connection import Engine, is_loopback
-from .registry import (CLI_OWNER, HOST, START_SECONDS, Registry, RegistryText, answers, cli_registry, htpasswd_text,
-                       port_taken_error, start_registry)
+from .registry import (CLI_OWNER, HOST, START_SECONDS, Registry, RegistryText, answers, check_port_number,
+                       cli_registry, htpasswd_text, port_taken_error, start_registry)
 from .translate import ENGINE_ERRORS, explanation, found_or_none, removed, translated
 
 IMAGE = "registry:2"
@@ -151,8 +151,8 @@ def start_registry_container(engine: Engine, labels: dict[str, str], port: int |
                              users: dict[str, str] | None = None, storage: str | None = None) -> RegistryContainer:
     """Run the registry on the engine, published on `port` (a free one when None), and wait until this host
     reaches it; `labels` name its owner (a session's label, or the kit's for the CLI's)."""
-    if port is not None and not 0 < port < 65536:
-        raise RegistryUnavailable(f"Port {port} is not a port number; choose one between 1024 and 65535.")
+    if port is not None:
+        check_port_number(port)
     image = registry_image(engine)
     volume = volume_name(str(storage)) if storage else None
     api = engine.api
@@ -173,15 +173,13 @@ def start_registry_container(engine: Engine, labels: dict[str, str], port: int |
         except ENGINE_ERRORS as error:
             if port and any(word in explanation(error) for word in ("already allocated", "already in use")):
                 raise port_taken_error(port) from None
-            raise
+            raise RegistryUnavailable(f"The registry's container did not start: {explanation(error)}") from None
         with translated("read the registry's published port"):
             bound = api.inspect_container(created["Id"])["NetworkSettings"]["Ports"][PORT][0]
         registry.port = int(bound["HostPort"])
         wait_until_answering(registry)
-    except BaseException as error:
-        registry.stop()
-        if isinstance(error, ENGINE_ERRORS):
-            raise RegistryUnavailable(f"The registry's container did not start: {explanation(error)}") from None
+    except BaseException:
+        registry.stop()  # a failed start leaves nothing behind
         raise
     return registry
 
@@ -191,7 +189,8 @@ def wait_until_answering(registry: RegistryContainer) -> None:
     deadline = time.monotonic() + START_SECONDS
     while not answers(registry.url):
         if not registry.is_running():
-            logs = registry.engine.api.logs(registry.container_id, tail=1).decode(errors="replace").strip()
+            with translated("read the registry's log"):
+                logs = registry.engine.api.logs(registry.container_id, tail=1).decode(errors="replace").strip()
             raise RegistryUnavailable(f"The registry's container stopped at once ({logs[-200:] or 'nothing logged'}).")
         if time.monotonic() > deadline:
             raise RegistryUnavailable(
