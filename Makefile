@@ -16,8 +16,10 @@ student: setup
 	$(BIN)/dockerlab student --source notebooks --out student
 
 # One pytest run: unit and integration tests (tests/), then every lesson under nbval (notebooks/).
+# TESTS="..." runs only those files.
+TESTS ?= tests notebooks
 test: setup
-	$(BIN)/python -m pytest --nbval-lax --nbval-sanitize-with tests/notebooks/sanitize.cfg tests notebooks
+	$(BIN)/python -m pytest --nbval-lax --nbval-sanitize-with tests/notebooks/sanitize.cfg $(TESTS)
 
 bench: setup
 	$(BIN)/python bench/overhead.py
@@ -31,11 +33,12 @@ clean: setup
 # The suite on other engines: a bare Debian 13 container with its own engine inside (never this host's
 # socket), a clone of REPO (its committed HEAD), the README's `make test` there. Root and a running host
 # engine needed. Logs: /var/tmp/dockerlab-engines/NAME.log; the last line is the result and wall time.
+# docker-26-remote (not in test-engines): the engine in that container, the kit on this host (lessons 01-03).
 ENGINES := docker-26 docker-26-containerd podman-5
 REPO ?= $(CURDIR)
 
 test-engine:
-	@test -n "$(ENGINE)" || { echo "usage: make test-engine ENGINE=name (one of: $(ENGINES))"; exit 2; }
+	@test -n "$(ENGINE)" || { echo "usage: make test-engine ENGINE=name (one of: $(ENGINES) docker-26-remote)"; exit 2; }
 	REPO=$(REPO) bash scripts/engines/run.sh $(ENGINE)
 
 test-engines:

@@ -16,8 +16,9 @@ from ..engine.cleanup import sweep_stale_sessions
 from ..engine.connection import connect_engine
 from ..engine.images import base_image_layers, load_container_layer, load_image_layers
 from ..engine import registry
+from ..engine.registry_container import cli_registry_where_the_engine_is, registry_where_the_engine_is
 from ..engine.translate import ENGINE_ERRORS, explain
-from ..errors import DockerlabError
+from ..errors import DockerlabError, EngineUnavailable
 from ..model.layers import build_image_layers, dumps
 from ..model.text import human_size
 from .doctor import report
@@ -44,7 +45,11 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
 def cmd_registry(args: argparse.Namespace) -> int:
 
-    running = registry.cli_registry()
+    try:
+        engine = connect_engine()
+    except EngineUnavailable:
+        engine = None  # none answers: the registry starts here, as for an engine on this host
+    running = cli_registry_where_the_engine_is(engine)
     if args.action == "status":
         print(running.describe() if running else
               "No registry started by `dockerlab registry start` is running; start one with it.")
@@ -62,7 +67,7 @@ def cmd_registry(args: argparse.Namespace) -> int:
     if bool(args.user) != bool(args.password):
         raise DockerlabError("Give --user and --password together (or neither, for a registry without login).")
     users = {args.user: args.password} if args.user else None
-    started = registry.start_registry(args.port, users, args.storage)
+    started = registry_where_the_engine_is(engine, args.port, users, args.storage, registry.CLI_OWNER)
     print(started.address)
     login = f"`docker login {started.address} -u {args.user}`, then " if users else ""
     print(f"{started.describe()} Use it with {login}`docker push {started.address}/<user>/<name>:<tag>`; "

@@ -43,6 +43,7 @@ def run_checks(fix: bool = False) -> list[Check]:
         return checks + [tool_check()]
     info = engine.info
     checks.append(Check("engine", True, f"{engine.backend} {engine.version} at {engine.host}"))
+    checks.append(Check("engine location", True, engine.where))
     checks.append(Check("API version", True, engine.api_version))
     checks.append(Check("image store", True, engine.image_store))
     checks.append(Check("default builder", True, f"{engine.default_builder} (what `docker build` uses here)"))

@@ -13,7 +13,8 @@ from ..engine.connection import Engine, connect_engine
 from ..engine.containers import Container, RunResult, inspect_container, run_container
 from ..engine.images import (containers_using, inspect_image, list_images, load_container_layer, load_image_layers,
                              remove_image, remove_unused_images, stack_models, stage_images, untag_if_unchanged)
-from ..engine.registry import Registry, start_registry, sweep_stale_registries
+from ..engine.registry import Registry, sweep_stale_registries
+from ..engine.registry_container import RegistryContainer, registry_where_the_engine_is
 from ..engine.session import Session
 from ..engine.swarm import Swarm
 from ..engine.transfer import check_login, transfer
@@ -38,7 +39,7 @@ class Lab:
         self.session = session or Session(engine)
         self._credentials: dict[str, dict[str, str]] = {}  # registry -> username/password, in memory only
         self._made_refs: dict[str, str] = {}  # image names this session tagged or pulled -> their image id
-        self._registries: list[Registry] = []
+        self._registries: list[Registry | RegistryContainer] = []
         self._stops_registries_at_exit = False
         self._built: dict[str, list[BuildStep]] = {}  # image id -> the build's steps (cache hits)
         self._stage_images: set[str] = set()  # unlabelled `<none>` results of earlier stages of multi-stage builds
@@ -238,12 +239,13 @@ class Lab:
     # --- sharing images: a registry of our own, login, tag, push, pull ---------------------------
 
     def start_registry(self, port: int | None = None, users: dict[str, str] | None = None,
-                       storage: str | Path | None = None) -> Registry:
-        """A real registry on 127.0.0.1 for this notebook (stopped by `clean()` or when the kernel exits).
+                       storage: str | Path | None = None) -> Registry | RegistryContainer:
+        """A real registry at the engine's 127.0.0.1 for this notebook (stopped by `clean()` or when the kernel
+        exits): a process on this host, or a container on the engine when the engine is elsewhere.
 
         `users` maps user names to passwords (htpasswd, bcrypt); `storage` is a folder or a name whose
-        images survive restarts (default: a temporary folder, removed on stop)."""
-        registry = start_registry(port, users, storage, owner=self.session.id)
+        images survive restarts (default: temporary storage, removed on stop)."""
+        registry = registry_where_the_engine_is(self.engine, port, users, storage, owner=self.session.id)
         if not self._stops_registries_at_exit:
             atexit.register(self.stop_registries)
             self._stops_registries_at_exit = True
@@ -258,7 +260,7 @@ class Lab:
             registry.stop()  # a stopped one only has its folder tidied
         return len(running)
 
-    def login(self, registry: str | Registry, username: str, password: str) -> Output:
+    def login(self, registry: str | Registry | RegistryContainer, username: str, password: str) -> Output:
         """`docker login REGISTRY`: checked by the engine now, kept in this kernel's memory only (never on
         disk, never shown), used by `push` and `pull`, forgotten by `logout` and `clean()`."""
         address = registry_address(str(registry))
@@ -267,7 +269,7 @@ class Lab:
         where = None if address == DOCKER_HUB else address
         return Output(docker_command("login", where, "--username", username, "--password-stdin"), "Login Succeeded")
 
-    def logout(self, registry: str | Registry) -> Output:
+    def logout(self, registry: str | Registry | RegistryContainer) -> Output:
         """`docker logout REGISTRY`: forget this notebook's login there."""
         address = registry_address(str(registry))
         known = self._credentials.pop(address, None) is not None

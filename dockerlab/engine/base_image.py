@@ -1,7 +1,8 @@
 """The kit's own base image, `dockerlab/busybox`, made offline from the host's static busybox.
 
 One layer: busybox, its applets as symlinks, /etc/passwd with root and nobody, /tmp 1777. Labelled
-`dockerlab.kit=base`: kit-wide, no session's. Pulled (`busybox:stable`) only when no static busybox exists.
+`dockerlab.kit=base`: kit-wide, no session's. Pulled (`busybox:stable`) only when no static busybox for the
+engine's machine exists here (an engine elsewhere gets the build context uploaded, busybox and all).
 """
 from __future__ import annotations
 
@@ -21,15 +22,20 @@ from .connection import Engine
 from .translate import found_or_none
 
 BUSYBOX_PATHS = ("/bin/busybox", "/usr/bin/busybox")
+ELF_MACHINES = {"x86_64": 62, "amd64": 62, "aarch64": 183, "arm64": 183}  # an engine's Architecture -> ELF's
 
 
-def is_static_elf(path: Path) -> bool:
-    """True for an ELF executable without a program interpreter (statically linked)."""
+def is_static_elf(path: Path, architecture: str = "") -> bool:
+    """True for an ELF executable without a program interpreter (statically linked), for the machine an
+    engine reports as `architecture` (any machine when it is "" or unknown)."""
     with path.open("rb") as binary:
         header = binary.read(64)
         if header[:4] != b"\x7fELF" or header[4] != 2:  # 64-bit ELF only
             return False
         endian = "<" if header[5] == 1 else ">"
+        machine, = struct.unpack(endian + "H", header[18:20])
+        if machine != ELF_MACHINES.get(architecture, machine):
+            return False
         phoff, = struct.unpack(endian + "Q", header[32:40])
         phentsize, phnum = struct.unpack(endian + "HH", header[54:58])
         binary.seek(phoff)
@@ -38,14 +44,14 @@ def is_static_elf(path: Path) -> bool:
     return 3 not in types  # PT_INTERP
 
 
-def host_busybox() -> Path | None:
-    """The host's statically linked busybox, if there is one."""
+def host_busybox(architecture: str = "") -> Path | None:
+    """The host's statically linked busybox (for the engine's `architecture`), if there is one."""
     candidates = [Path(p) for p in BUSYBOX_PATHS]
     found = shutil.which("busybox")
     if found:
         candidates.append(Path(found))
     for candidate in candidates:
-        if candidate.is_file() and is_static_elf(candidate.resolve()):
+        if candidate.is_file() and is_static_elf(candidate.resolve(), architecture):
             return candidate.resolve()
     return None
 
@@ -93,7 +99,7 @@ def ensure_base_image(engine: Engine) -> str:
     """Make sure the kit's base image exists: built offline from busybox, else pulled if one answers."""
     if base_image_exists(engine):
         return BASE_IMAGE
-    busybox = host_busybox()
+    busybox = host_busybox(engine.info.get("Architecture", ""))
     if busybox is not None:
         stream_build(engine, ".", BASE_IMAGE, {KIT_LABEL: "base"}, fileobj=base_image_context(busybox))
         return BASE_IMAGE

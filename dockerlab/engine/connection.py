@@ -3,15 +3,20 @@
 `connect_engine()` looks in this order: DOCKER_HOST, the Docker CLI's current context, Docker's socket,
 Podman's rootful then rootless socket. It never pins an API version, and turns every way a connection
 can fail into an `EngineUnavailable` carrying one sentence that names what was tried and what to do.
+It also learns whether the engine runs on this host (see `engine_is_local`) and where this host reaches
+the ports it publishes (see `published_address`).
 """
 from __future__ import annotations
 
 import atexit
+import ipaddress
 import os
+import platform
 import shutil
 import socket
 import subprocess
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +33,8 @@ DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 PODMAN_SOCKET = "unix:///run/podman/podman.sock"  # rootful; rootless: $XDG_RUNTIME_DIR/podman/podman.sock
 DOCKERD_PIDFILE = Path("/var/run/docker.pid")
 DOCKERD_LOG = Path("/var/log/dockerlab-dockerd.log")
+ADDRESS_SETTING = "DOCKERLAB_ENGINE_ADDRESS"  # where this host reaches the engine's published ports
+LOOPBACK = "127.0.0.1"
 
 WHAT_TO_DO = (
     "Start Docker (Docker Desktop on macOS/Windows, `sudo systemctl start docker` on Linux), "
@@ -45,6 +52,15 @@ class Engine:
     version: str
     backend: str  # "docker" or "podman"
     info: dict = field(repr=False, default_factory=dict)
+    local: bool = True  # the engine runs on this host: it shares our 127.0.0.1 (see `engine_is_local`)
+    address: str = LOOPBACK  # where this host reaches the ports the engine publishes
+
+    @property
+    def where(self) -> str:
+        """Where the engine runs, for `dockerlab doctor`."""
+        if self.local:
+            return "on this host"
+        return f"not on this host ({self.info.get('Name', '?')}); its published ports are reached at {self.address}"
 
     @property
     def api(self) -> docker.APIClient:
@@ -86,6 +102,33 @@ def docker_host() -> str:
     if os.environ.get("XDG_RUNTIME_DIR"):
         sockets.append(f"unix://{os.environ['XDG_RUNTIME_DIR']}/podman/podman.sock")
     return next((socket for socket in sockets if Path(socket.removeprefix("unix://")).exists()), DEFAULT_SOCKET)
+
+
+def engine_is_local(info: dict) -> bool:
+    """The engine runs on this host when it reports this host's name and kernel (an engine in a container
+    here shares the kernel, not the name; Docker Desktop's VM, `docker-desktop`, shares neither)."""
+    same_name = str(info.get("Name", "")).split(".")[0].lower() == socket.gethostname().split(".")[0].lower()
+    return same_name and info.get("KernelVersion") == platform.release()
+
+
+def published_address(host: str, local: bool) -> str:
+    """Where this host reaches the engine's published ports: `$DOCKERLAB_ENGINE_ADDRESS`, else 127.0.0.1
+    for an engine on this host or behind a socket (Docker Desktop and its kind forward published ports
+    to 127.0.0.1), else the host of a tcp:// or ssh:// DOCKER_HOST."""
+    if os.environ.get(ADDRESS_SETTING):
+        return os.environ[ADDRESS_SETTING]
+    parsed = urllib.parse.urlparse(host)
+    if local or parsed.scheme not in ("tcp", "ssh", "http", "https") or not parsed.hostname:
+        return LOOPBACK
+    return parsed.hostname
+
+
+def is_loopback(address: str) -> bool:
+    """127.0.0.1, ::1 or localhost: the address only this machine reaches."""
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return address.lower() == "localhost"
 
 
 def _api_tuple(version: str) -> tuple[int, ...]:
@@ -202,7 +245,9 @@ def connect_engine(timeout: int = 60) -> Engine:
         )
     components = " ".join(c.get("Name", "") for c in version.get("Components", []))
     backend = "podman" if "podman" in (components + version.get("Platform", {}).get("Name", "")).lower() else "docker"
-    return Engine(client, host, api_version, version.get("Version", "?"), backend, info)
+    local = engine_is_local(info)
+    return Engine(client, host, api_version, version.get("Version", "?"), backend, info, local,
+                  published_address(host, local))
 
 
 def remove_stale_pidfile(pidfile: Path = DOCKERD_PIDFILE) -> bool:

@@ -49,8 +49,34 @@ def state_root() -> Path:
     return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "dockerlab"
 
 
-@dataclass
-class Registry:
+class RegistryText:
+    """What any registry of the kit shows: its address (what image names and `docker login` use) and who
+    may log in. Subclasses have `host`, `port`, `users` and `temporary`."""
+
+    host: str
+    port: int
+    users: list[str]
+    temporary: bool
+
+    @property
+    def address(self) -> str:
+        """What goes in front of image names and after `docker login`: `127.0.0.1:PORT`."""
+        return f"{self.host}:{self.port}"
+
+    @property
+    def _who(self) -> str:
+        return f"users: {', '.join(self.users)}" if self.users else "no login needed"
+
+    def __str__(self) -> str:
+        return self.address
+
+    def __repr__(self) -> str:
+        kept = "temporary storage" if self.temporary else "storage kept across restarts"
+        return f"Registry at {self.address} ({self._who}; {kept})"
+
+
+@dataclass(repr=False)
+class Registry(RegistryText):
     """A running registry: where it listens, where it keeps images, who may log in (names only)."""
 
     port: int
@@ -63,11 +89,6 @@ class Registry:
     owner: str
     host: str = HOST
     process: subprocess.Popen | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def address(self) -> str:
-        """What goes in front of image names and after `docker login`: `127.0.0.1:PORT`."""
-        return f"{self.host}:{self.port}"
 
     @property
     def url(self) -> str:
@@ -107,21 +128,10 @@ class Registry:
     def from_state(cls, state: dict) -> Registry:
         return cls(**{**state, "run_dir": Path(state["run_dir"]), "storage": Path(state["storage"])})
 
-    @property
-    def _who(self) -> str:
-        return f"users: {', '.join(self.users)}" if self.users else "no login needed"
-
     def describe(self) -> str:
         """One line for `dockerlab registry status` (with the pid and the storage folder)."""
         kept = "temporary storage" if self.temporary else f"storage kept in {self.storage}"
         return f"Registry running at {self.address} (pid {self.pid}; {self._who}; {kept})."
-
-    def __str__(self) -> str:
-        return self.address
-
-    def __repr__(self) -> str:
-        kept = "temporary storage" if self.temporary else "storage kept across restarts"
-        return f"Registry at {self.address} ({self._who}; {kept})"
 
 
 def registry_binary(name: str | None = None) -> str:
@@ -147,10 +157,14 @@ def port_taken_error(port: int) -> PortTaken:
         "choose another port (--port N), or leave the port out to have a free one picked.")
 
 
-def check_port_free(port: int) -> int:
-    """`port` when nothing listens on it; the port-taken sentence otherwise."""
+def check_port_number(port: int) -> None:
     if not 0 < port < 65536:
         raise RegistryUnavailable(f"Port {port} is not a port number; choose one between 1024 and 65535.")
+
+
+def check_port_free(port: int) -> int:
+    """`port` when nothing listens on it; the port-taken sentence otherwise."""
+    check_port_number(port)
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # like the registry: TIME_WAIT is no owner
         try:
@@ -169,7 +183,7 @@ def storage_folder(storage: str | Path) -> Path:
     return (state_root() / "storage" / text) if os.sep not in text else Path(text).expanduser().resolve()
 
 
-def write_htpasswd(path: Path, users: dict[str, str]) -> None:
+def htpasswd_text(users: dict[str, str]) -> str:
     """`htpasswd -B`: one `user:bcrypt-hash` line per user; the passwords themselves are never written."""
     lines = []
     for user, password in users.items():
@@ -177,7 +191,11 @@ def write_htpasswd(path: Path, users: dict[str, str]) -> None:
             raise RegistryUnavailable("Each registry user needs a name without ':' and a non-empty password.")
         hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=BCRYPT_ROUNDS)).decode()
         lines.append(f"{user}:{hashed}\n")
-    path.write_text("".join(lines))
+    return "".join(lines)
+
+
+def write_htpasswd(path: Path, users: dict[str, str]) -> None:
+    path.write_text(htpasswd_text(users))
     path.chmod(0o600)
 
 
@@ -195,7 +213,7 @@ def registry_config(port: int, storage: Path, htpasswd: Path | None) -> dict:
     return config
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
     """The registry's API root answers (200 without auth, 401 with it)."""
     try:
         with urllib.request.urlopen(f"{url}/v2/", timeout=2):
@@ -248,7 +266,7 @@ def _launch(program: str, port: int, users: dict[str, str] | None, storage: str 
     registry = Registry(port, process.pid, process_start_ticks(process.pid), run_dir, storage_path,
                         storage is None, sorted(users or {}), owner, process=process)
     deadline = time.monotonic() + START_SECONDS
-    while not (_answers(registry.url) and process.poll() is None):
+    while not (answers(registry.url) and process.poll() is None):
         if process.poll() is not None or time.monotonic() > deadline:
             last = _last_log_line(registry.log_path)
             registry.stop()

@@ -15,6 +15,7 @@ LABEL_PREFIX = "dockerlab."
 SESSION_LABEL = "dockerlab.session"
 KIT_LABEL = "dockerlab.kit"  # kit-wide resources (the base image): not owned by any session
 GWBRIDGE_LABEL = "dockerlab.made-gwbridge"  # on a swarm: its init made docker_gwbridge
+REGISTRY_USERS_LABEL = "dockerlab.registry-users"  # on a registry's container: who may log in (names only)
 KIT_LABEL_STEP = re.compile(r"^LABEL dockerlab\.(session|kit)=\S*$")
 
 

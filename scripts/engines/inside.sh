@@ -2,9 +2,28 @@
 # Runs inside the engine-test container (see run.sh): clone the project, configure the engine variant
 # $ENGINE the way an administrator would, then the README's `make test` (or `make $TARGET`). The kit's own `make setup`
 # installs and starts the engine.
+# docker-26-remote is only the engine: installed and started here with its socket in /run/remote (a host
+# folder), a registry:2 image made offline; the kit runs on the host (run.sh) until this container is removed.
 set -euo pipefail
 clone=/root/dockerlab
 echo "engines: $ENGINE in $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r)"
+
+serve_engine() {
+  export DEBIAN_FRONTEND=noninteractive DOCKER_HOST=unix:///run/remote/docker.sock
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends docker.io docker-cli docker-registry >/dev/null
+  dockerd -H "$DOCKER_HOST" >/var/log/dockerd.log 2>&1 &
+  local engine=$!
+  until docker info >/dev/null 2>&1; do
+    kill -0 "$engine" 2>/dev/null || { tail -n 5 /var/log/dockerd.log; exit 1; }
+    sleep 0.5
+  done
+  bash /engines/registry-image.sh registry:2
+  echo "engines: engine ready: Docker $(docker version -f '{{.Server.Version}}') at $DOCKER_HOST"
+  wait "$engine"
+}
+[ "$ENGINE" != docker-26-remote ] || serve_engine
+
 git -c safe.directory='*' clone -q --no-local "$REPO" "$clone"
 echo "engines: cloned $REPO at $(git -C "$clone" log -1 --format='%h %s')"
 

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # `make test-engine ENGINE=name` / `make test-engines`: the README's `make test` on a bare Debian 13
 # with its own engine inside (never the host's socket). Run as root, with the host engine answering.
-#   bash scripts/engines/run.sh NAME...     NAME: docker-26, docker-26-containerd, podman-5
+#   bash scripts/engines/run.sh NAME...     NAME: docker-26, docker-26-containerd, podman-5, docker-26-remote
 # REPO (default: this checkout) is mounted read-only and cloned inside: its committed HEAD is tested.
+# docker-26-remote: an engine not on this host (as Docker Desktop's is): the container runs only Docker 26,
+# its socket in a host folder; the kit runs here, from its own clone and .venv, with DOCKER_HOST on that
+# socket and DOCKERLAB_ENGINE_ADDRESS the container's address: `make test` of REMOTE_TESTS.
 # Each engine's whole output goes to /var/tmp/dockerlab-engines/NAME.log (the run before is kept as
 # NAME.previous.log); its last line (also printed) is the pytest summary and the wall time.
 # ENGINE_TIMEOUT (seconds, default 7200) stops a run that hangs. TARGET=bench runs `make bench` instead
@@ -20,9 +23,13 @@ ca=/etc/ssl/certs/ca-certificates.crt
 
 say() { echo "engines: $*"; }
 
+ENGINES="docker-26, docker-26-containerd, podman-5, docker-26-remote"
+REMOTE_TESTS="tests/unit/engine/test_connection.py tests/integration/engine/test_registry_container.py \
+notebooks/01-first-image.ipynb notebooks/02-layers.ipynb notebooks/03-sharing.ipynb"
+
 store_of() {
   case "$1" in
-    docker-26|docker-26-containerd) echo /var/lib/docker ;;
+    docker-26|docker-26-containerd|docker-26-remote) echo /var/lib/docker ;;
     podman-5) echo /var/lib/containers ;;
     *) return 1 ;;
   esac
@@ -60,10 +67,26 @@ summary_of() {  # the pytest summary line of a log, without its ===== frame; a b
     sed -E 's/^=+ //; s/ =+$//'
 }
 
+run_kit_here() (  # docker-26-remote: once the container's engine is ready, `make test` of a clone here
+  local container="$1" dir="$2" run="$3"
+  until grep -q '^engines: engine ready' "$log"; do
+    kill -0 "$run" 2>/dev/null || { say "the engine did not start (see above)"; return 1; }
+    sleep 1
+  done
+  local clone="$dir/clone" address
+  address="$(docker inspect -f '{{.NetworkSettings.IPAddress}}' "$container")" || return 1
+  git -c safe.directory='*' clone -q --no-local "$repo" "$clone" || return 1
+  say "cloned $repo at $(git -C "$clone" log -1 --format='%h %s') into $clone (the kit runs on this host)"
+  export DOCKER_HOST="unix://$dir/run/docker.sock" DOCKERLAB_ENGINE_ADDRESS="$address" DOCKERLAB_STATE_DIR="$dir/state"
+  env | grep -E '^(DOCKER_HOST|DOCKERLAB_ENGINE_ADDRESS|DOCKERLAB_STATE_DIR)=' | sed 's/^/engines: env /'
+  make -C "$clone" test TESTS="$REMOTE_TESTS"
+)
+
 run_engine() {
   local name="$1" store container="dockerlab-engine-$1" log="$work/$1$suffix.log" dir="$work/$1"
-  store="$(store_of "$name")" || { say "unknown engine '$name' (docker-26, docker-26-containerd, podman-5)"; return 2; }
-  local env=(-e "ENGINE=$name" -e "REPO=$repo" -e "TARGET=$target" -e PIP_CERT=/etc/ssl/host-ca.crt)
+  store="$(store_of "$name")" || { say "unknown engine '$name' ($ENGINES)"; return 2; }
+  local env=(-e "ENGINE=$name" -e "REPO=$repo" -e "TARGET=$target" -e PIP_CERT=/etc/ssl/host-ca.crt) mounts=()
+  [ "$name" != docker-26-remote ] || mounts=(-v "$dir/run:/run/remote")
   if [ "$name" = podman-5 ]; then
     # Until the kit finds Podman's socket itself, name it (PODMAN_DOCKER_HOST= leaves it to the kit).
     env+=(-e DOCKERLAB_ENGINE=podman)
@@ -72,7 +95,7 @@ run_engine() {
   fi
 
   remove_container "$container"
-  rm -rf "$dir" && mkdir -p "$dir/store"
+  rm -rf "$dir" && mkdir -p "$dir/store" "$dir/run"
   local tailer= watchdog=
   cleanup() {
     remove_container "$container"
@@ -85,7 +108,7 @@ run_engine() {
   [ ! -s "$log" ] || mv "$log" "${log%.log}.previous.log"  # one earlier run is kept to compare with
   : >"$log"
   docker run --name "$container" --label dockerlab.kit=engine-test --init --shm-size 1g \
-    "${isolation[@]}" "${repo_mounts[@]}" -v "$here:/engines:ro" -v "$dir/store:$store" \
+    "${isolation[@]}" "${repo_mounts[@]}" "${mounts[@]}" -v "$here:/engines:ro" -v "$dir/store:$store" \
     -v "$ca:/etc/ssl/host-ca.crt:ro" "${env[@]}" \
     "$image" bash /engines/inside.sh >>"$log" 2>&1 &
   local run=$!
@@ -94,9 +117,16 @@ run_engine() {
   (trap 'kill $nap 2>/dev/null; exit' TERM; sleep "$timeout" & nap=$!; wait $nap &&
     echo "engines: stopped after $timeout s" >>"$log" && remove_container "$container") &
   watchdog=$!
-  wait "$run"
-  local rc=$?
-  wait "$tailer"
+  local rc
+  if [ "$name" = docker-26-remote ]; then
+    run_kit_here "$container" "$dir" "$run" >>"$log" 2>&1
+    rc=$?
+  else
+    wait "$run"
+    rc=$?
+  fi
+  [ "$name" != docker-26-remote ] || remove_container "$container"  # the engine serves until removed
+  wait "$run" "$tailer"
   tailer=
   cleanup
   trap - INT TERM HUP
@@ -110,7 +140,7 @@ run_engine() {
   return "$rc"
 }
 
-[ $# -gt 0 ] || { echo "usage: $0 NAME... (docker-26, docker-26-containerd, podman-5)" >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: $0 NAME... ($ENGINES)" >&2; exit 2; }
 docker info >/dev/null 2>&1 || { say "the host engine does not answer: run \`make setup\` first"; exit 1; }
 mkdir -p "$work"
 bash "$here/bare-debian-13.sh" || exit 1

@@ -22,7 +22,7 @@ def test_connect_negotiates_an_api_version_the_lessons_can_use(engine):
 def test_doctor_passes_on_this_machine():
     done = run_cli("doctor")
     assert done.returncode == 0, done.stdout + done.stderr
-    for name in ("engine", "API version", "image store", "default builder", "cgroup version", "resource limits",
+    for name in ("engine", "engine location", "API version", "image store", "default builder", "cgroup version", "resource limits",
                  "graphviz dot", "base image"):
         assert f"[ok  ] {name}:" in done.stdout
     assert "The lessons can run here." in done.stdout
