@@ -33,16 +33,17 @@ clean: setup
 # The suite on other engines: a bare Debian 13 container with its own engine inside (never this host's
 # socket), a clone of REPO (its committed HEAD), the README's `make test` there. Root and a running host
 # engine needed. Logs: /var/tmp/dockerlab-engines/NAME.log; the last line is the result and wall time.
-# docker-26-remote (not in test-engines): the engine in that container, the kit on this host (lessons 01-03).
+# docker-26-remote: the engine in that container, the kit on this host (lessons 01-03 and the remote tests).
 ENGINES := docker-26 docker-26-containerd podman-5
+ALL_ENGINES := $(ENGINES) docker-26-remote
 REPO ?= $(CURDIR)
 
 test-engine:
-	@test -n "$(ENGINE)" || { echo "usage: make test-engine ENGINE=name (one of: $(ENGINES) docker-26-remote)"; exit 2; }
+	@test -n "$(ENGINE)" || { echo "usage: make test-engine ENGINE=name (one of: $(ALL_ENGINES))"; exit 2; }
 	REPO=$(REPO) bash scripts/engines/run.sh $(ENGINE)
 
 test-engines:
-	REPO=$(REPO) bash scripts/engines/run.sh $(ENGINES)
+	REPO=$(REPO) bash scripts/engines/run.sh $(ALL_ENGINES)
 
 # The benchmarks on one of those engines: their ratios (measured inside, against that engine's CLI).
 bench-engine:
