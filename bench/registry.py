@@ -35,7 +35,7 @@ def kit_round_trip(lab: Lab, image: str, password: str) -> float:
     started = time.perf_counter()
     lab.tag(image, f"{registry}/ruud/partech", "1.0")
     lab.push(ref, show=False)
-    lab.remove_image(ref)
+    lab.rmi(ref)
     lab.pull(ref, show=False)
     return time.perf_counter() - started
 
