@@ -17,10 +17,8 @@ import secrets
 import tempfile
 import threading
 import time
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import docker
 import requests
@@ -90,16 +88,21 @@ def ensure_limits_bite(session: Session) -> None:
 
 # --- a cgroup for a build's RUN steps ---------------------------------------------------------------
 
-@contextmanager
-def build_cgroup(session: Session, limits: Limits) -> Iterator[str | None]:
+_build_cgroups: dict[tuple[str, Limits], str | None] = {}  # (session id, limits) -> the cgroup parent
+
+
+def build_cgroup(session: Session, limits: Limits) -> str | None:
     """A cgroup parent for a build's RUN steps that carries the check's pids, memory and CPU limits: the
     cgroup of a container that only sleeps, made with those limits (each RUN step's cgroup is created
-    below it, so the limits hold for all of them together). None where the engine puts containers in
-    cgroups a build cannot be put under (the systemd cgroup driver: a scope has no children)."""
-    api = session.engine.api
+    below it, so the limits hold for all of them together). One per session and limits, removed with the
+    session (the same parent keeps BuildKit's cache keys, so a rebuild in the check reuses its steps).
+    None where the engine puts containers in cgroups a build cannot be put under (systemd's driver)."""
+    key = (session.id, limits)
+    if key in _build_cgroups:
+        return _build_cgroups[key]
     if session.engine.info.get("CgroupDriver") != "cgroupfs":
-        yield None
-        return
+        return None
+    api = session.engine.api
     with translated("start the container that holds a build's limits"):
         created = api.create_container(
             BASE_IMAGE, command=["sh", "-c", "cat /proc/self/cgroup; exec sleep 3600"], labels=session.labels,
@@ -107,19 +110,13 @@ def build_cgroup(session: Session, limits: Limits) -> Iterator[str | None]:
                 network_mode="none", pids_limit=limits.pids + 1, mem_limit=limits.memory,
                 memswap_limit=limits.memory, nano_cpus=int(limits.cpus * 1e9), cgroupns="host"),
         )
-    try:
-        with translated("start the container that holds a build's limits"):
-            api.start(created["Id"])
-            deadline = time.monotonic() + 10
-            while not (lines := api.logs(created["Id"]).decode(errors="replace")) and time.monotonic() < deadline:
-                time.sleep(0.05)
-        match = CGROUP_LINE.search(lines)
-        yield (match.group(1) or match.group(2)) if match else None
-    finally:
-        try:
-            api.remove_container(created["Id"], force=True)
-        except ENGINE_ERRORS:
-            pass  # the session's cleanup tries again
+        api.start(created["Id"])
+        deadline = time.monotonic() + 10
+        while not (lines := api.logs(created["Id"]).decode(errors="replace")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    match = CGROUP_LINE.search(lines)
+    _build_cgroups[key] = (match.group(1) or match.group(2)) if match else None
+    return _build_cgroups[key]
 
 
 BUILD_PROBE = "FROM {base}\nRUN echo {nonce}; " + PIDS_PROBE_SCRIPT + "\n"
@@ -132,7 +129,8 @@ def build_pids_cap_bites(session: Session) -> bool:
     key = session.engine.host
     if key not in _build_cap_bites:
         probe = Limits(pids=PIDS_PROBE_LIMIT)
-        with tempfile.TemporaryDirectory(prefix="dockerlab-probe-") as folder, build_cgroup(session, probe) as cgroup:
+        with tempfile.TemporaryDirectory(prefix="dockerlab-probe-") as folder:
+            cgroup = build_cgroup(session, probe)
             (Path(folder) / "Dockerfile").write_text(BUILD_PROBE.format(base=BASE_IMAGE, nonce=secrets.token_hex(8)))
             try:
                 limited_build(session, Path(folder), probe, cgroup, buildkit=True)
@@ -248,8 +246,8 @@ def sandboxed_build(session: Session, path: str | Path, limits: Limits) -> str:
             raise run_limit_reached(log, "", limits)  # no need to wait for the deadline
 
     try:
-        with build_cgroup(session, limits) if capped else nullcontext(None) as cgroup:
-            return limited_build(session, path, limits, cgroup, buildkit, past_deadline)
+        return limited_build(session, path, limits, build_cgroup(session, limits) if capped else None, buildkit,
+                             past_deadline)
     except BuildFailed as failure:
         raise (capped and run_limit_reached(failure.log_tail, str(failure), limits)) or failure from None
     except LimitReached:

@@ -16,6 +16,7 @@ SESSION_LABEL = "dockerlab.session"
 KIT_LABEL = "dockerlab.kit"  # kit-wide resources (the base image): not owned by any session
 GWBRIDGE_LABEL = "dockerlab.made-gwbridge"  # on a swarm: its init made docker_gwbridge
 KIT_LABEL_STEP = re.compile(r"^LABEL dockerlab\.(session|kit)=\S*$")
+SESSION_LABEL_STEP = re.compile(r"^LABEL dockerlab\.session=\S*$")
 
 
 def session_labels(session_id: str) -> dict[str, str]:
@@ -36,6 +37,12 @@ def session_of(labels: dict | None) -> str | None:
 def is_kit_label(instruction: str) -> bool:
     """The label step the kit adds to every image it builds (its session id: not worth showing)."""
     return bool(KIT_LABEL_STEP.match(instruction))
+
+
+def is_session_label(instruction: str) -> bool:
+    """The step the classic builder adds for the session's label (BuildKit adds none): never shown, so a
+    build looks the same on both builders."""
+    return bool(SESSION_LABEL_STEP.match(instruction))
 
 
 def without_kit_label_value(instruction: str) -> str:
