@@ -23,6 +23,7 @@ from .translate import CONNECTION_LOST, ENGINE_ERRORS, engine_lost
 
 BASE_IMAGE = "dockerlab/busybox:latest"  # the kit's offline base image (see `base_image`)
 LOG_TAIL_LINES = 8
+OnProgress = Callable[[BuildProgress, dict], None]  # called after every event of a build
 BUILDKIT_ONLY = re.compile(
     r"^\s*(RUN|COPY|ADD)\s+--(mount|link|chmod|network|security)"  # BuildKit flags
     r"|<<-?\s*[\"']?[A-Za-z_]\w*[\"']?\s*$",  # a heredoc opener at the end of a line
@@ -50,28 +51,16 @@ def check_context(path: Path, dockerfile: str, classic: bool = True) -> Path:
     return dockerfile_path
 
 
-def stream_build(
-    engine: Engine,
-    path: str | Path,
-    tag: str | None,
-    labels: dict[str, str],
-    dockerfile: str = "Dockerfile",
-    on_progress: Callable[[BuildProgress, dict], None] | None = None,
-) -> BuildProgress:
+def stream_build(engine: Engine, path: str | Path, tag: str | None, labels: dict[str, str],
+                 dockerfile: str = "Dockerfile", on_progress: OnProgress | None = None) -> BuildProgress:
     """Build with the engine's default builder, streaming events into `on_progress`; raise `BuildFailed`."""
     build = buildkit_build if uses_buildkit(engine) else classic_build
     return build(engine, path, tag, labels, dockerfile, on_progress)
 
 
-def buildkit_build(
-    engine: Engine,
-    path: str | Path,
-    tag: str | None,
-    labels: dict[str, str],
-    dockerfile: str = "Dockerfile",
-    on_progress: Callable[[BuildProgress, dict], None] | None = None,
-    **buildx_options,
-) -> BuildProgress:
+def buildkit_build(engine: Engine, path: str | Path, tag: str | None, labels: dict[str, str],
+                   dockerfile: str = "Dockerfile", on_progress: OnProgress | None = None,
+                   **buildx_options) -> BuildProgress:
     """Build with BuildKit (`docker buildx build`); raise `BuildFailed`, or `EngineUnavailable` when the
     engine stopped answering. `buildx_options` go to `buildx_build` (the sandbox's limits)."""
     check_context(Path(path), dockerfile, classic=False)
@@ -89,16 +78,9 @@ def buildkit_build(
     return progress
 
 
-def classic_build(
-    engine: Engine,
-    path: str | Path,
-    tag: str | None,
-    labels: dict[str, str],
-    dockerfile: str = "Dockerfile",
-    on_progress: Callable[[BuildProgress, dict], None] | None = None,
-    fileobj: io.BytesIO | None = None,
-    **build_options,
-) -> BuildProgress:
+def classic_build(engine: Engine, path: str | Path, tag: str | None, labels: dict[str, str],
+                  dockerfile: str = "Dockerfile", on_progress: OnProgress | None = None,
+                  fileobj: io.BytesIO | None = None, **build_options) -> BuildProgress:
     """Build with the classic builder, streaming events into `on_progress`; raise `BuildFailed`.
 
     `build_options` go to `APIClient.build` as they are (the sandbox passes limits and a timeout).

@@ -39,7 +39,7 @@ def display_instruction(created_by: str) -> str:
     elif SHELL_RUN.match(created_by):
         text = "RUN " + " ".join(SHELL_RUN.sub("", created_by).split())
     text = text.removesuffix(" # buildkit")
-    if text.startswith("RUN /bin/sh -c "):  # BuildKit keeps the shell in a RUN's history: shown as the classic builder does
+    if text.startswith("RUN /bin/sh -c "):  # BuildKit keeps the shell in a RUN's history: shown as classic's
         text = "RUN " + text.removeprefix("RUN /bin/sh -c ")
     return CONTENT_HASH.sub(r"\1:\2", text)
 

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from dockerlab.engine.build import stream_build
-from dockerlab.engine.buildx import uses_buildkit
+from dockerlab.engine.buildx import buildx_missing, uses_buildkit
 from dockerlab.engine.connection import connect_engine
 from dockerlab.errors import BuildFailed, EngineUnavailable
 
@@ -30,6 +30,18 @@ def test_build_streams_steps_and_labels_the_image(lab):
 def test_the_engines_default_builder_builds(lab):
     """BuildKit (through buildx) where the engine's default builder is BuildKit, the classic builder elsewhere."""
     assert uses_buildkit(lab.engine) == (lab.engine.default_builder == "BuildKit")
+
+
+def test_without_the_docker_command_the_kit_falls_back_to_the_classic_builder(lab, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    buildx_missing.cache_clear()
+    try:
+        assert not uses_buildkit(lab.engine)
+        result = lab.build(HELLO, tag="dockerlab-test-classic")
+    finally:
+        buildx_missing.cache_clear()
+    assert [s.instruction.split()[0] for s in result.steps] == ["FROM", "CMD"]
+    assert lab.client.images.get("dockerlab-test-classic").labels["dockerlab.session"] == lab.session.id
 
 
 def test_build_with_a_learner_label_labels_the_image_and_says_so(lab):
