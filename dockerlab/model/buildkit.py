@@ -62,12 +62,15 @@ def dockerfile_instructions(text: str) -> list[Instruction]:
         if not line or line.startswith("#"):
             continue
         parts = [line]
-        while parts[-1].endswith(escape) and index < len(lines):
-            parts[-1] = parts[-1][:-1].rstrip()
+        continued = line.endswith(escape)
+        while continued and index < len(lines):
+            parts[-1] = parts[-1][:-1].rstrip() if parts[-1].endswith(escape) else parts[-1]
             following = lines[index].strip()
             index += 1
-            if not following.startswith("#"):
+            if not following.startswith("#"):  # comment lines inside an instruction are left out
                 parts.append(following)
+                continued = following.endswith(escape)
+        parts[-1] = parts[-1][:-1].rstrip() if continued else parts[-1]
         instruction = " ".join(part for part in parts if part)
         for strip_tabs, marker in HEREDOC.findall(instruction):
             while index < len(lines) and (lines[index].lstrip("\t") if strip_tabs else lines[index]).rstrip() != marker:
@@ -154,7 +157,7 @@ class BuildKitProgress(BuildProgress):
             if vertex["digest"] not in self.started:
                 self.started.add(vertex["digest"])
                 self.log.append(name)
-            if vertex.get("cached") and not step.cached:
+            if vertex.get("cached") and not step.cached and instruction.keyword != "FROM":  # as classic: never
                 step.cached = True
                 self.log.append(f"CACHED {name}")
         for entry in event.get("logs") or []:
