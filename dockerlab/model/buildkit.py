@@ -107,17 +107,16 @@ class BuildKitProgress(BuildProgress):
         match = VERTEX_STEP.match(name)
         if match is None:
             return None
-        stage_name, position, text = match.group(1), int(match.group(2)), match.group(4)
+        stage_name, position, total, text = match.group(1), int(match.group(2)), int(match.group(3)), match.group(4)
         stages = sorted({i.stage for i in self.instructions})
         if stage_name is None and len(stages) != 1:
             return None
         stage = stages[0] if stage_name is None else next(
             (i.stage for i in self.instructions if i.stage_name == stage_name), None)
         running = [i for i in self.instructions if i.stage == stage and i.runs]
-        same_text = [i for i in running if normalized(i.text) == normalized(text)]
-        if same_text:
-            return same_text[0]
-        return running[position - 1] if 0 < position <= len(running) else None
+        if total == len(running) and 0 < position <= total:  # BuildKit counts the same instructions
+            return running[position - 1]
+        return next((i for i in running if normalized(i.text) == normalized(text)), None)
 
     def _from_of(self, reference: str) -> Instruction | None:
         """The FROM instruction whose base image BuildKit names `reference` (docker.io/library/x:latest)."""
