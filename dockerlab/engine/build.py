@@ -71,10 +71,8 @@ def buildkit_build(engine: Engine, path: str | Path, tag: str | None, labels: di
         except ENGINE_ERRORS as lost:
             raise engine_lost("build", lost) from None
         raise build_failure(progress, error)
-    try:
-        progress.image_id = engine.api.inspect_image(progress.image_id)["Id"]  # the id `docker images` shows
-    except ENGINE_ERRORS as lost:
-        raise engine_lost("build", lost) from None
+    if not progress.image_id:
+        raise build_failure(progress, "the builder finished without reporting an image")
     return progress
 
 

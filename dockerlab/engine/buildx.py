@@ -3,7 +3,9 @@ engine, its `--progress=rawjson` events folded into a `BuildKitProgress` as they
 
 The engine's API has no BuildKit session of its own in the SDK, so the kit runs the `docker` CLI's buildx
 plugin (a dependency on such engines: `dockerlab doctor` says when it is missing, and the kit falls back
-to the classic builder). The image id comes from `--iidfile`; the kit's label goes in with `--label`.
+to the classic builder). The image id comes from `--metadata-file`; the kit's label goes in with `--label`.
+Builds carry no provenance attestation (`--provenance=false`): on the containerd image store it would make
+every build, even one taken whole from the cache, a new image.
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ def buildx_missing(host: str) -> str:
 
 def cli_environment(host: str) -> dict[str, str]:
     """The environment for a `docker` command that talks to the engine the kit is connected to."""
-    return {**os.environ, "DOCKER_HOST": host}  # attestations as `docker build` makes them: the image id is the iid
+    return {**os.environ, "DOCKER_HOST": host}
 
 
 def uses_buildkit(engine: Engine) -> bool:
@@ -52,10 +54,10 @@ def uses_buildkit(engine: Engine) -> bool:
             and not buildx_missing(engine.host))
 
 
-def buildx_command(path: Path, dockerfile: str, tag: str | None, labels: dict[str, str], iidfile: Path,
+def buildx_command(path: Path, dockerfile: str, tag: str | None, labels: dict[str, str], metadata: Path,
                    network: str | None = None, cgroup_parent: str | None = None) -> list[str]:
-    command = ["docker", "buildx", "build", "--progress=rawjson", "--load", "--iidfile", str(iidfile),
-               "-f", str(path / dockerfile)]
+    command = ["docker", "buildx", "build", "--progress=rawjson", "--load", "--provenance=false",
+               "--metadata-file", str(metadata), "-f", str(path / dockerfile)]
     command += ["-t", tag] if tag else []
     command += [word for key, value in labels.items() for word in ("--label", f"{key}={value}")]
     command += ["--network", network] if network else []
@@ -124,8 +126,8 @@ def buildx_build(
     reader = RawJsonReader()
     deadline = None if timeout is None else time.monotonic() + timeout
     with tempfile.TemporaryDirectory(prefix="dockerlab-buildx-") as folder:
-        iidfile = Path(folder) / "iid"
-        process = subprocess.Popen(buildx_command(path, dockerfile, tag, labels, iidfile, network, cgroup_parent),
+        metadata = Path(folder) / "metadata.json"
+        process = subprocess.Popen(buildx_command(path, dockerfile, tag, labels, metadata, network, cgroup_parent),
                                    env=cli_environment(engine.host), stdin=subprocess.DEVNULL,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
@@ -154,7 +156,8 @@ def buildx_build(
                     process.wait()
             process.stderr.close()
         if code == 0:
-            progress.image_id = iidfile.read_text().strip() if iidfile.exists() else ""
+            found = json.loads(metadata.read_text()) if metadata.exists() else {}
+            progress.image_id = found.get("containerimage.digest", "")  # the id `docker images` shows
             progress.finish()
             return progress, ""
     return progress, reader.error or progress.error or f"docker buildx build exited with code {code}"

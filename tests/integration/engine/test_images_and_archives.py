@@ -73,7 +73,8 @@ def tricky(engine, session, tmp_path_factory):
         own_compression = read_archive(stream, cache=None).layers[0].compression
     return {"tag": tag, "build": build, "archives": archives, "visible": visible, "listings": listings,
             "base": engine.api.inspect_image(BASE_IMAGE)["RootFS"]["Layers"], "steps": layer_steps(config),
-            "modified": modified_by_layer(layer_steps(config)), "diff_ids": config["rootfs"]["diff_ids"],
+            "modified": {k: paths for k, paths in modified_by_layer(layer_steps(config)).items() if listings[k][0]},
+            "diff_ids": config["rootfs"]["diff_ids"],
             "own_compression": own_compression, "engine_writes_blobs": saves_blobs(save)}
 
 
@@ -163,7 +164,9 @@ def test_file_sizes_and_names_with_spaces_and_non_ascii(tricky):
 def test_duplicate_layers_are_symlinks_in_the_save_and_read_twice(tricky):
     diff_ids = tricky["diff_ids"]
     repeated = [(diff_ids.index(diff_id), k) for k, diff_id in enumerate(diff_ids) if diff_ids.index(diff_id) != k]
-    assert repeated == ([] if second_copy_is_empty(tricky) else [(4, 5)])  # the two identical COPY layers
+    rewritten = not second_copy_is_empty(tricky) and tricky["listings"][5][0] > 0  # BuildKit's is empty there
+    assert ((4, 5) in repeated) == rewritten  # the two identical COPY layers
+    assert all(tricky["listings"][first] == tricky["listings"][again] for first, again in repeated)
     with tarfile.open(tricky["archives"]["docker save (Engine <=24)"]) as tar:
         assert any(m.issym() and m.name.endswith("/layer.tar") for m in tar.getmembers()) == bool(repeated)
     image = read_archive(open(tricky["archives"]["docker save (Engine <=24)"], "rb"), cache=None)
