@@ -5,9 +5,9 @@ a pids limit, a CPU share, a read-only root with a small tmpfs at /tmp, no capab
 no-new-privileges, a non-root user where the exercise allows, a wall-clock timeout (stop, then kill)
 and a cap on the output it may print (read as it comes, so a flood is never held in memory). Builds
 get no network, memory and CPU limits and a deadline; their contexts are measured (size, files,
-symlinks) before anything is packed. A build's RUN steps run under a cgroup parent that carries the
-pids, memory and CPU limits (`build_cgroup`), on either builder. Limits are probed once per engine
-before they are relied on.
+symlinks) before anything is packed. With BuildKit, a build's RUN steps run under a cgroup parent that
+carries the pids, memory and CPU limits (`build_cgroup`). Limits are probed once per engine before they
+are relied on.
 """
 from __future__ import annotations
 
@@ -250,8 +250,8 @@ def sandboxed_build(session: Session, path: str | Path, limits: Limits) -> str:
                              past_deadline)
     except BuildFailed as failure:
         raise (capped and run_limit_reached(failure.log_tail, str(failure), limits)) or failure from None
-    except LimitReached:
-        raise (capped and run_limit_reached(log, "", limits)) or timed_out from None
+    except LimitReached as reached:
+        raise (capped and run_limit_reached(log, "", limits)) or reached from None
     except (EngineUnavailable, requests.exceptions.Timeout, TimeoutError):
         if time.monotonic() > deadline:  # the stream went silent past the deadline
             raise (capped and run_limit_reached(log, "", limits)) or timed_out from None

@@ -36,7 +36,7 @@ class Instruction:
     @property
     def runs(self) -> bool:
         """BuildKit makes a vertex for it (it is not metadata only)."""
-        return self.keyword not in METADATA_INSTRUCTIONS and self.keyword != "ARG"
+        return self.keyword not in METADATA_INSTRUCTIONS
 
 
 def _escape_char(lines: list[str]) -> str:
@@ -112,7 +112,7 @@ class BuildKitProgress(BuildProgress):
         if stage_name is None and len(stages) != 1:
             return None
         stage = stages[0] if stage_name is None else next(
-            (i.stage for i in self.instructions if i.stage_name == stage_name), None)
+            (i.stage for i in self.instructions if i.stage_name.lower() == stage_name.lower()), None)
         running = [i for i in self.instructions if i.stage == stage and i.runs]
         if total == len(running) and 0 < position <= total:  # BuildKit counts the same instructions
             return running[position - 1]
