@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ..engine.base_image import base_image_exists, ensure_base_image
 from ..engine.build import BASE_IMAGE
+from ..engine.buildx import buildx_missing
 from ..engine.connection import Engine, connect_engine, ensure_engine
 from ..engine.sandbox import pids_limit_bites
 from ..engine.session import Session
@@ -47,6 +48,11 @@ def run_checks(fix: bool = False) -> list[Check]:
     checks.append(Check("API version", True, engine.api_version))
     checks.append(Check("image store", True, engine.image_store))
     checks.append(Check("default builder", True, f"{engine.default_builder} (what `docker build` uses here)"))
+    if engine.backend == "docker" and engine.default_builder == "BuildKit":
+        missing = buildx_missing(engine.host)
+        checks.append(Check("buildx", not missing, "the kit builds with BuildKit through `docker buildx build`"
+                            if not missing else f"{missing}: the kit builds with the classic builder instead",
+                            needed=False))
     checks.append(Check("cgroup version", True, str(info.get("CgroupVersion", "?"))))
     try:
         if fix:

@@ -169,15 +169,22 @@ class Lab:
                       f"{before} layer(s) of its image + {after - before} new layer (its writable layer).")
 
     def history(self, image: str) -> Table:
-        """`docker history IMAGE`, rows as the CLI shows them: the IMAGE column is `<missing>` for a step that
-        has no image of its own on this engine (pulled or loaded images), else that step's short id."""
+        """`docker history IMAGE`, rows as the CLI shows them (the kit's session label step left out): the IMAGE
+        column is `<missing>` for a step that has no image of its own on this engine (pulled or loaded images,
+        and every step but the last of a BuildKit build), else that step's short id."""
         attrs = self._inspect_image(image)
         rows = []
         with translated(f"read the history of '{image}'", image=image):
             history = self.engine.api.history(attrs["Id"])
+        merged_id = None  # the classic builder's label step is shown merged into the step below, as BuildKit builds it
         for item in history:
-            shown = item["Id"] if item["Id"] == "<missing>" else item["Id"].removeprefix("sha256:")[:12]
-            step = Step(item.get("CreatedBy", ""), not item.get("Size"), None).text
+            step = Step(item.get("CreatedBy", ""), not item.get("Size"), None)
+            if step.session_label:
+                merged_id = item["Id"]
+                continue
+            image_id, merged_id = merged_id or item["Id"], None
+            shown = image_id if image_id == "<missing>" else image_id.removeprefix("sha256:")[:12]
+            step = step.text
             rows.append([shown, shorten(step, 50), human_size(item.get("Size", 0))])
         return Table(docker_command("history", image), ["IMAGE", "CREATED BY", "SIZE"], rows)
 

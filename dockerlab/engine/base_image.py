@@ -17,7 +17,7 @@ import docker
 
 from ..errors import DockerlabError
 from ..model.labels import KIT_LABEL
-from .build import BASE_IMAGE, stream_build
+from .build import BASE_IMAGE, classic_build
 from .connection import Engine
 from .translate import found_or_none
 
@@ -101,7 +101,7 @@ def ensure_base_image(engine: Engine) -> str:
         return BASE_IMAGE
     busybox = host_busybox(engine.info.get("Architecture", ""))
     if busybox is not None:
-        stream_build(engine, ".", BASE_IMAGE, {KIT_LABEL: "base"}, fileobj=base_image_context(busybox))
+        classic_build(engine, ".", BASE_IMAGE, {KIT_LABEL: "base"}, fileobj=base_image_context(busybox))
         return BASE_IMAGE
     try:
         engine.client.images.pull("busybox", tag="stable").tag(BASE_IMAGE)

@@ -1,8 +1,10 @@
 """Building images: the learner's builds (streamed, step by step) and the kit's offline base image.
 
-`stream_build` drives the classic builder through `client.api.build(decode=True)` and reports each
-event as it comes, so a notebook can show live progress; it records which steps came from the build
-cache and turns a failure into a `BuildFailed` naming the failing step and its last log lines.
+`stream_build` builds as `docker build` does on the engine: with BuildKit (`buildkit_build`, through
+`docker buildx build`) where that is the engine's default builder, else with the classic builder
+(`classic_build`, through `client.api.build(decode=True)`). Either reports each event as it comes, so a
+notebook can show live progress; it records which steps came from the build cache and turns a failure
+into a `BuildFailed` naming the failing step and its last log lines.
 """
 from __future__ import annotations
 
@@ -15,11 +17,13 @@ import docker
 
 from ..errors import BuildFailed
 from ..model.progress import BuildProgress
+from .buildx import buildx_build, uses_buildkit
 from .connection import Engine
-from .translate import CONNECTION_LOST, engine_lost
+from .translate import CONNECTION_LOST, ENGINE_ERRORS, engine_lost
 
 BASE_IMAGE = "dockerlab/busybox:latest"  # the kit's offline base image (see `base_image`)
 LOG_TAIL_LINES = 8
+OnProgress = Callable[[BuildProgress, dict], None]  # called after every event of a build
 BUILDKIT_ONLY = re.compile(
     r"^\s*(RUN|COPY|ADD)\s+--(mount|link|chmod|network|security)"  # BuildKit flags
     r"|<<-?\s*[\"']?[A-Za-z_]\w*[\"']?\s*$",  # a heredoc opener at the end of a line
@@ -27,8 +31,9 @@ BUILDKIT_ONLY = re.compile(
 )
 
 
-def check_context(path: Path, dockerfile: str) -> Path:
-    """Refuse, with one sentence, what the builder would fail on late or confusingly."""
+def check_context(path: Path, dockerfile: str, classic: bool = True) -> Path:
+    """Refuse, with one sentence, what the builder would fail on late or confusingly (BuildKit-only
+    syntax only for the `classic` builder)."""
     if not path.is_dir():
         raise BuildFailed(f"The build context '{path}' is not a folder; give the folder that holds the Dockerfile.")
     dockerfile_path = path / dockerfile
@@ -38,7 +43,7 @@ def check_context(path: Path, dockerfile: str) -> Path:
             f"'{dockerfile}', no extension) or pass dockerfile='...'."
         )
     text = dockerfile_path.read_text(errors="replace")
-    if BUILDKIT_ONLY.search(text):
+    if classic and BUILDKIT_ONLY.search(text):
         raise BuildFailed(
             f"'{dockerfile_path}' uses BuildKit-only syntax (a heredoc or RUN/COPY --mount/--link...), "
             "which the classic builder used here cannot read; write it with plain RUN and COPY lines."
@@ -46,23 +51,41 @@ def check_context(path: Path, dockerfile: str) -> Path:
     return dockerfile_path
 
 
-def stream_build(
-    engine: Engine,
-    path: str | Path,
-    tag: str | None,
-    labels: dict[str, str],
-    dockerfile: str = "Dockerfile",
-    on_progress: Callable[[BuildProgress, dict], None] | None = None,
-    fileobj: io.BytesIO | None = None,
-    **build_options,
-) -> BuildProgress:
+def stream_build(engine: Engine, path: str | Path, tag: str | None, labels: dict[str, str],
+                 dockerfile: str = "Dockerfile", on_progress: OnProgress | None = None) -> BuildProgress:
+    """Build with the engine's default builder, streaming events into `on_progress`; raise `BuildFailed`."""
+    build = buildkit_build if uses_buildkit(engine) else classic_build
+    return build(engine, path, tag, labels, dockerfile, on_progress)
+
+
+def buildkit_build(engine: Engine, path: str | Path, tag: str | None, labels: dict[str, str],
+                   dockerfile: str = "Dockerfile", on_progress: OnProgress | None = None,
+                   **buildx_options) -> BuildProgress:
+    """Build with BuildKit (`docker buildx build`); raise `BuildFailed`, or `EngineUnavailable` when the
+    engine stopped answering. `buildx_options` go to `buildx_build` (the sandbox's limits)."""
+    check_context(Path(path), dockerfile, classic=False)
+    progress, error = buildx_build(engine, Path(path), tag, labels, dockerfile, on_progress, **buildx_options)
+    if error:
+        try:
+            engine.api.ping()
+        except ENGINE_ERRORS as lost:
+            raise engine_lost("build", lost) from None
+        raise build_failure(progress, error)
+    if not progress.image_id:
+        raise build_failure(progress, "the builder finished without reporting an image")
+    return progress
+
+
+def classic_build(engine: Engine, path: str | Path, tag: str | None, labels: dict[str, str],
+                  dockerfile: str = "Dockerfile", on_progress: OnProgress | None = None,
+                  fileobj: io.BytesIO | None = None, **build_options) -> BuildProgress:
     """Build with the classic builder, streaming events into `on_progress`; raise `BuildFailed`.
 
     `build_options` go to `APIClient.build` as they are (the sandbox passes limits and a timeout).
     """
     if fileobj is None:
         check_context(Path(path), dockerfile)
-    progress = BuildProgress()
+    progress = BuildProgress(label_steps=len(labels))
     kwargs = dict(tag=tag, rm=True, forcerm=True, decode=True, labels=labels, dockerfile=dockerfile, **build_options)
     if fileobj is not None:
         kwargs.update(fileobj=fileobj, custom_context=True)
@@ -98,10 +121,10 @@ def build_failure(progress: BuildProgress, message: str) -> BuildFailed:
             f"The build failed at {where}: the image '{base}' is not on this engine and no registry "
             f"answers to pull it. Start FROM {BASE_IMAGE.removesuffix(':latest')} or build '{base}' first."
         )
-    exit_code = re.search(r"returned a non-zero code: (\d+)", message)
+    exit_code = re.search(r"returned a non-zero code: (\d+)|did not complete successfully: exit code: (\d+)", message)
     if exit_code:
         return BuildFailed(
-            f"The build failed at {where}: the command exited with code {exit_code.group(1)}; "
+            f"The build failed at {where}: the command exited with code {exit_code.group(1) or exit_code.group(2)}; "
             "its last output lines are below. Fix the command and build again.",
             step=step.instruction, log_tail=step.log[-LOG_TAIL_LINES:],
         )

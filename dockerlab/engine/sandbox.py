@@ -5,12 +5,16 @@ a pids limit, a CPU share, a read-only root with a small tmpfs at /tmp, no capab
 no-new-privileges, a non-root user where the exercise allows, a wall-clock timeout (stop, then kill)
 and a cap on the output it may print (read as it comes, so a flood is never held in memory). Builds
 get no network, memory and CPU limits and a deadline; their contexts are measured (size, files,
-symlinks) before anything is packed. Limits are probed once per engine before they are relied on.
+symlinks) before anything is packed. With BuildKit, a build's RUN steps run under a cgroup parent that
+carries the pids, memory and CPU limits (`build_cgroup`). Limits are probed once per engine before they
+are relied on.
 """
 from __future__ import annotations
 
 import os
 import re
+import secrets
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,12 +27,14 @@ from docker.utils.build import PatternMatcher
 
 from ..errors import BuildFailed, CheckRefused, EngineUnavailable
 from ..model.limits import Limits, RunOutcome
-from .build import BASE_IMAGE, check_context, stream_build
+from .build import BASE_IMAGE, buildkit_build, check_context, classic_build
+from .buildx import uses_buildkit
 from .session import Session
 from .translate import ENGINE_ERRORS, explanation, translated
 
 FORK_FAILED = re.compile(r"can't fork|fork: retry|fork failed|Resource temporarily unavailable", re.I)
 RUN_LINE = re.compile(r"^\s*RUN\b", re.I | re.M)
+CGROUP_LINE = re.compile(r"^\d+:(?:pids|[^:]*,pids(?:,[^:]*)?)?:(/\S*)$|^0::(/\S*)$", re.M)  # v1 pids or v2
 
 
 class LimitReached(Exception):
@@ -78,6 +84,76 @@ def ensure_limits_bite(session: Session) -> None:
             "ignored, as rootless engines often do), so the kit will not run untrusted code on it; "
             "check on a rootful engine (see `dockerlab doctor`)."
         )
+
+
+# --- a cgroup for a build's RUN steps ---------------------------------------------------------------
+
+_build_cgroups: dict[tuple[str, Limits], str | None] = {}  # (session id, limits) -> the cgroup parent
+
+
+def build_cgroup(session: Session, limits: Limits) -> str | None:
+    """A cgroup parent for a build's RUN steps that carries the check's pids, memory and CPU limits: the
+    cgroup of a container that only sleeps, made with those limits (each RUN step's cgroup is created
+    below it, so the limits hold for all of them together). One per session and limits, removed with the
+    session (the same parent keeps BuildKit's cache keys, so a rebuild in the check reuses its steps).
+    None where the engine puts containers in cgroups a build cannot be put under (systemd's driver)."""
+    key = (session.id, limits)
+    if key in _build_cgroups:
+        return _build_cgroups[key]
+    if session.engine.info.get("CgroupDriver") != "cgroupfs":
+        return None
+    api = session.engine.api
+    with translated("start the container that holds a build's limits"):
+        created = api.create_container(
+            BASE_IMAGE, command=["sh", "-c", "cat /proc/self/cgroup; exec sleep 3600"], labels=session.labels,
+            host_config=api.create_host_config(
+                network_mode="none", pids_limit=limits.pids + 1, mem_limit=limits.memory,
+                memswap_limit=limits.memory, nano_cpus=int(limits.cpus * 1e9), cgroupns="host"),
+        )
+        api.start(created["Id"])
+        deadline = time.monotonic() + 10
+        while not (lines := api.logs(created["Id"]).decode(errors="replace")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    match = CGROUP_LINE.search(lines)
+    _build_cgroups[key] = (match.group(1) or match.group(2)) if match else None
+    return _build_cgroups[key]
+
+
+BUILD_PROBE = "FROM {base}\nRUN echo {nonce}; " + PIDS_PROBE_SCRIPT + "\n"
+_build_cap_bites: dict[str, bool] = {}
+
+
+def build_pids_cap_bites(session: Session) -> bool:
+    """Build (with BuildKit) a RUN step that starts more processes than `build_cgroup` allows; True if the
+    builder stopped it (probed once per engine: a builder may ignore a cgroup parent)."""
+    key = session.engine.host
+    if key not in _build_cap_bites:
+        probe = Limits(pids=PIDS_PROBE_LIMIT)
+        with tempfile.TemporaryDirectory(prefix="dockerlab-probe-") as folder:
+            cgroup = build_cgroup(session, probe)
+            (Path(folder) / "Dockerfile").write_text(BUILD_PROBE.format(base=BASE_IMAGE, nonce=secrets.token_hex(8)))
+            try:
+                limited_build(session, Path(folder), probe, cgroup, buildkit=True)
+                _build_cap_bites[key] = False
+            except BuildFailed as failure:
+                _build_cap_bites[key] = cgroup is not None and bool(FORK_FAILED.search(" ".join(failure.log_tail)))
+    return _build_cap_bites[key]
+
+
+def limited_build(session: Session, path: Path, limits: Limits, cgroup: str | None, buildkit: bool,
+                  on_progress=None) -> str:
+    """Build without network, stopped at `limits.build_timeout`; the image id. BuildKit puts RUN steps under
+    `cgroup`; the classic builder has its own memory/CPU limits (its API in the SDK takes no cgroup parent)."""
+    if buildkit:
+        progress = buildkit_build(session.engine, path, None, session.labels, on_progress=on_progress,
+                                  network="none", cgroup_parent=cgroup, timeout=limits.build_timeout)
+    else:
+        memory = parse_bytes(limits.memory)
+        progress = classic_build(
+            session.engine, path, None, session.labels, on_progress=on_progress, network_mode="none",
+            timeout=limits.build_timeout, container_limits={"memory": memory, "memswap": memory, "cpushares": 512},
+        )
+    return progress.image_id
 
 
 # --- build contexts ---------------------------------------------------------------------------------
@@ -141,36 +217,57 @@ def measure_context(path: Path, limits: Limits) -> ContextSize:
 
 
 def sandboxed_build(session: Session, path: str | Path, limits: Limits) -> str:
-    """Build the learner's context without network, with memory/CPU limits and a deadline; the image id.
+    """Build the learner's context without network, with pids/memory/CPU limits on its RUN steps and a
+    deadline; the image id. RUN is refused only where no pids cap can be applied (and the exercise
+    does not allow RUN regardless).
 
     The image carries the session's label (no tag), so the check's cleanup removes it.
     """
     path = Path(path)
     measure_context(path, limits)
-    dockerfile = check_context(path, "Dockerfile")
-    if not limits.allow_run and RUN_LINE.search(dockerfile.read_text(errors="replace")):
+    buildkit = uses_buildkit(session.engine)
+    dockerfile = check_context(path, "Dockerfile", classic=not buildkit)
+    has_run = bool(RUN_LINE.search(dockerfile.read_text(errors="replace")))
+    capped = has_run and buildkit and build_pids_cap_bites(session)
+    if has_run and not capped and not limits.allow_run:
         raise BuildFailed(
-            f"'{dockerfile}' has a RUN line, which this exercise's check does not run (the classic "
-            "builder cannot limit what a RUN step starts); this exercise needs no RUN: remove it."
+            f"'{dockerfile}' has a RUN line, which this exercise's check does not run (this engine's builder "
+            "cannot limit the processes a RUN step starts); this exercise needs no RUN: remove it."
         )
-    memory = parse_bytes(limits.memory)
     deadline = time.monotonic() + limits.build_timeout
+    timed_out = LimitReached("timeout", f"The build took longer than {limits.build_timeout:g} s and was stopped.")
+    log: list[str] = []
 
     def past_deadline(progress, event) -> None:
+        log[:] = progress.log
         if time.monotonic() > deadline:
-            raise LimitReached("timeout", f"The build took longer than {limits.build_timeout:g} s and was stopped.")
+            raise timed_out
+        if capped and progress.log and FORK_FAILED.search(progress.log[-1]):
+            raise run_limit_reached(log, "", limits)  # no need to wait for the deadline
 
     try:
-        progress = stream_build(
-            session.engine, path, None, session.labels, on_progress=past_deadline,
-            network_mode="none", timeout=limits.build_timeout,
-            container_limits={"memory": memory, "memswap": memory, "cpushares": 512},
-        )
-    except (EngineUnavailable, requests.exceptions.Timeout):
+        return limited_build(session, path, limits, build_cgroup(session, limits) if capped else None, buildkit,
+                             past_deadline)
+    except BuildFailed as failure:
+        raise (capped and run_limit_reached(failure.log_tail, str(failure), limits)) or failure from None
+    except LimitReached as reached:
+        raise (capped and run_limit_reached(log, "", limits)) or reached from None
+    except (EngineUnavailable, requests.exceptions.Timeout, TimeoutError):
         if time.monotonic() > deadline:  # the stream went silent past the deadline
-            raise LimitReached("timeout", f"The build took longer than {limits.build_timeout:g} s and was stopped.") from None
+            raise (capped and run_limit_reached(log, "", limits)) or timed_out from None
         raise
-    return progress.image_id
+
+
+def run_limit_reached(log: list[str], failure: str, limits: Limits) -> LimitReached | None:
+    """The limit a capped RUN step ran into, read from its output (forks refused) or its failure (SIGKILL,
+    the memory limit's way), or None."""
+    if FORK_FAILED.search("\n".join(log)):
+        return LimitReached("pids-limit", f"A RUN step tried to start more than {limits.pids} processes and the "
+                            "engine refused (a fork bomb?): the answer needs only one or two processes.")
+    if "exited with code 137" in failure:
+        return LimitReached("memory-limit", f"A RUN step used more than its {limits.memory} of memory and the "
+                            "engine killed it: the answer needs far less memory than that.")
+    return None
 
 
 # --- runs -------------------------------------------------------------------------------------------

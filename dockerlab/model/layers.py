@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
-from .labels import is_kit_label, without_kit_label_value
+from .labels import is_kit_label, is_session_label, without_kit_label_value
 from .results import Table
 from .text import human_size, shorten
 from .unionfs import FileChange, FileTree, LayerFiles
@@ -39,6 +39,8 @@ def display_instruction(created_by: str) -> str:
     elif SHELL_RUN.match(created_by):
         text = "RUN " + " ".join(SHELL_RUN.sub("", created_by).split())
     text = text.removesuffix(" # buildkit")
+    if text.startswith("RUN /bin/sh -c "):  # BuildKit keeps the shell in a RUN's history: shown as classic's
+        text = "RUN " + text.removeprefix("RUN /bin/sh -c ")
     return CONTENT_HASH.sub(r"\1:\2", text)
 
 
@@ -51,6 +53,7 @@ class Step:
     layer: int | None  # index of the layer it made
     cached: bool | None = None  # from the build cache (None: the kit did not build it)
     size: int | None = None  # the engine's own size for this step, where it gave one
+    dockerfile: str | None = None  # the Dockerfile line that made it, where the kit built it
 
     @property
     def instruction(self) -> str:
@@ -61,9 +64,14 @@ class Step:
         return is_kit_label(self.instruction)
 
     @property
+    def session_label(self) -> bool:
+        return self.empty and is_session_label(self.instruction)
+
+    @property
     def text(self) -> str:
-        """What to show: the instruction; the kit's label step without its id."""
-        return without_kit_label_value(self.instruction)
+        """What to show: the Dockerfile line where the kit built it (the same on every builder), else the
+        instruction the engine kept; the kit's label step without its id."""
+        return without_kit_label_value(" ".join(self.dockerfile.split()) if self.dockerfile else self.instruction)
 
 
 @dataclass
@@ -280,19 +288,26 @@ def guess_empty(history: Sequence[dict], layer_count: int) -> list[bool]:
 
 
 def mark_cache_hits(steps: list[Step], build_steps: Sequence | None) -> None:
-    """Copy the builder's cache hits onto the history steps that the kit's build made.
+    """Copy the builder's cache hits and Dockerfile lines onto the history steps that the kit's build made.
 
-    The build's steps (FROM excluded) are the last entries of the history, in the same order.
+    The last stage's steps (its FROM excluded) are the last entries of the history, in the same order;
+    nothing is copied where their instructions do not match one by one.
     """
     if not build_steps:
         return
-    made = [step for step in build_steps if not step.instruction.upper().startswith("FROM ")]
+    starts = [i for i, step in enumerate(build_steps) if step.instruction.upper().startswith("FROM ")]
+    made = list(build_steps[starts[-1] + 1 if starts else 0:])
     if len(made) > len(steps):
+        return
+    mine = steps[len(steps) - len(made):]
+    if any(step.instruction.split(None, 1)[:1] != [built.instruction.split(None, 1)[0].upper()]
+           for step, built in zip(mine, made)):
         return
     for step in steps:
         step.cached = False
-    for step, built in zip(steps[len(steps) - len(made):], made):
+    for step, built in zip(mine, made):
         step.cached = bool(built.cached)
+        step.dockerfile = built.instruction
 
 
 def build_image_layers(
@@ -319,6 +334,7 @@ def build_image_layers(
         raw = [(item.get("CreatedBy", ""), empty, item.get("Size")) for item, empty in zip(history, empties)]
     else:
         raw = [(item.get("created_by", ""), bool(item.get("empty_layer")), None) for item in history]
+    raw = [entry for entry in raw if not (entry[1] and is_session_label(display_instruction(entry[0])))]
     steps: list[Step] = []
     step_of_layer: dict[int, int] = {}
     next_layer = 0

@@ -30,6 +30,7 @@ class BuildProgress:
     steps: list[BuildStep] = field(default_factory=list)
     image_id: str = ""
     log: list[str] = field(default_factory=list)
+    label_steps: int = 0  # the classic builder's LABEL steps for the build's own labels: not Dockerfile steps
 
     @property
     def current(self) -> BuildStep | None:
@@ -45,8 +46,9 @@ class BuildProgress:
                 continue
             match = STEP_LINE.match(line)
             if match:
-                self.total_steps = int(match.group(2))
-                self.steps.append(BuildStep(int(match.group(1)), match.group(3)))
+                self.total_steps = int(match.group(2)) - self.label_steps
+                if int(match.group(1)) <= self.total_steps:
+                    self.steps.append(BuildStep(int(match.group(1)), match.group(3)))
                 continue
             self.log.append(line)
             if self.current is None:

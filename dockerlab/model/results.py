@@ -40,7 +40,7 @@ class BuildResult:
         """Each step and whether the builder reused it from its cache (`Using cache`) or ran it."""
         rows = []
         for step in self.steps:
-            text = without_kit_label_value(step.instruction)
+            text = without_kit_label_value(" ".join(step.instruction.split()))  # one line, as every builder shows it
             shown = "-" if text.upper().startswith("FROM ") else ("reused (cache)" if step.cached else "ran")
             rows.append([f"{step.number}/{len(self.steps)}", text, shown])
         return Table(self.command, ["STEP", "INSTRUCTION", "CACHE"], rows)

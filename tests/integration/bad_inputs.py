@@ -22,16 +22,12 @@ CASES = {
     "wrong text": ({"Dockerfile": 'FROM dockerlab/busybox\nCMD echo "Hello world"\n'}, "failed", "first differ"),
     "no CMD (starter)": ({"Dockerfile": "FROM dockerlab/busybox\n"}, "failed", "base image's CMD"),
     "syntax error": ({"Dockerfile": "FROM dockerlab/busybox\nCMMD echo hi\n"}, "build-error", "unknown instruction"),
-    "BuildKit heredoc": ({"Dockerfile": "FROM dockerlab/busybox\nRUN <<EOF\necho hi\nEOF\n"}, "build-error", "classic builder"),
-    "BuildKit RUN --mount": ({"Dockerfile": "FROM dockerlab/busybox\nRUN --mount=type=cache,target=/c echo hi\n"},
-                             "build-error", "classic builder"),
     "missing Dockerfile": ({"README.txt": "no Dockerfile here\n"}, "build-error", "There is no 'Dockerfile'"),
     "empty context": ({}, "build-error", "is empty"),
     "symlink out of the context": ({"Dockerfile": f'FROM dockerlab/busybox\nCMD echo "{GREETING}"\n', "passwd": None},
                                    "build-error", "outside the build context"),
     "context over the size cap": ({"Dockerfile": "FROM dockerlab/busybox\n", "big.bin": "x" * (2 * 1024 * 1024)},
                                   "error", "too much to send"),
-    "RUN step (not run by this check)": ({"Dockerfile": "FROM dockerlab/busybox\nRUN echo hi\n"}, "build-error", "RUN line"),
     "base image not on the engine": ({"Dockerfile": "FROM ubuntu:22.04\nCMD echo hi\n"}, "build-error", "dockerlab/busybox"),
     "CMD loops forever": ({"Dockerfile": "FROM dockerlab/busybox\nCMD while true; do :; done\n"}, "timeout", "still running"),
     "closes its output, then sleeps": ({"Dockerfile": "FROM dockerlab/busybox\nCMD exec >&- 2>&-; sleep 60\n"},
@@ -43,6 +39,26 @@ CASES = {
     "output flood": ({"Dockerfile": "FROM dockerlab/busybox\nCMD yes\n"}, "output-limit", "printed more than"),
     "tries the network": ({"Dockerfile": f'FROM dockerlab/busybox\nCMD wget -q -O- http://example.com && echo "{GREETING}"\n'},
                           "failed", "without any network"),
+}
+
+# Answers with RUN steps: (files, (verdict, phrase) where RUN steps get a pids cap (BuildKit), and where the
+# builder is the classic one). Where BuildKit cannot cap them, RUN is refused ("RUN line").
+RUN_CASES = {
+    "RUN + CMD, a right answer": ({"Dockerfile": f'FROM dockerlab/busybox\nRUN echo hi > /said\nCMD echo "{GREETING}"\n'},
+                                  ("passed", "prints exactly"), ("build-error", "RUN line")),
+    "fork bomb in RUN": ({"Dockerfile": "FROM dockerlab/busybox\nRUN bomb(){ bomb | bomb & }; bomb; sleep 60\nCMD true\n"},
+                         ("pids-limit", "processes"), ("build-error", "RUN line")),
+    "memory hog in RUN": ({"Dockerfile": "FROM dockerlab/busybox\nRUN x=a; while true; do x=$x$x; done\nCMD true\n"},
+                          ("memory-limit", "memory"), ("build-error", "RUN line")),
+    "endless RUN": ({"Dockerfile": "FROM dockerlab/busybox\nRUN while true; do :; done\nCMD true\n"},
+                    ("timeout", "longer than"), ("build-error", "RUN line")),
+    "RUN tries the network": ({"Dockerfile": "FROM dockerlab/busybox\nRUN wget -q -O- http://example.com\nCMD true\n"},
+                              ("build-error", "bad address"), ("build-error", "RUN line")),
+    "BuildKit heredoc": ({"Dockerfile": f'FROM dockerlab/busybox\nRUN <<EOF\necho hi > /said\nEOF\nCMD echo "{GREETING}"\n'},
+                         ("passed", "prints exactly"), ("build-error", "classic builder")),
+    "BuildKit RUN --mount": ({"Dockerfile": "FROM dockerlab/busybox\nRUN --mount=type=cache,target=/c echo hi > /c/x\n"
+                                           f'CMD echo "{GREETING}"\n'},
+                             ("passed", "prints exactly"), ("build-error", "classic builder")),
 }
 
 # Quiz answers: (exercise, answer, verdict, phrase)

@@ -69,13 +69,35 @@ def layer_steps(config: dict) -> list[str]:
     return [step.get("created_by", "") for step in config.get("history", []) if not step.get("empty_layer")]
 
 
-def layer_images(image: str, config: dict) -> list[str]:
-    """The image id after each step that made a layer, bottom first (the classic builder keeps them)."""
+def layer_images(image: str, config: dict, context: Path, labels: dict) -> list[str]:
+    """The image id after each step that made a layer, bottom first. The classic builder keeps them; BuildKit
+    keeps none (`<missing>`), so there the Dockerfile is built again cut after each such step: its cache
+    gives the very same layers (checked by their diff_ids)."""
     rows = docker("history", "--no-trunc", "--format", "{{.ID}}", image).stdout.decode().split()
     history = config["history"]
     assert len(rows) == len(history), (rows, history)
-    ids = [image_id for image_id, step in zip(reversed(rows), history) if not step.get("empty_layer")]
-    assert len(ids) == len(config["rootfs"]["diff_ids"]), (ids, config["rootfs"]["diff_ids"])
+    diff_ids = config["rootfs"]["diff_ids"]
+    if "<missing>" not in rows:
+        ids = [image_id for image_id, step in zip(reversed(rows), history) if not step.get("empty_layer")]
+        assert len(ids) == len(diff_ids), (ids, diff_ids)
+        return ids
+    lines = (context / "Dockerfile").read_text().splitlines()  # one instruction per line
+    own = history[len(history) - (len(lines) - 1):]
+    ids = [docker("image", "inspect", "--format", "{{.Id}}", lines[0].split()[1]).stdout.decode().strip()]
+    label = [f"--label={k}={v}" for k, v in labels.items()]
+    for index, step in enumerate(own):
+        if step.get("empty_layer"):
+            continue
+        cut = context.parent / f"{context.name}-cut{index}"
+        cut.mkdir(exist_ok=True)
+        for item in context.iterdir():
+            (cut / item.name).write_bytes(item.read_bytes())
+        (cut / "Dockerfile").write_text("\n".join(lines[:index + 2]) + "\n")
+        built = docker("build", "-q", *label, str(cut)).stdout.decode().strip()
+        layers = json.loads(docker("image", "inspect", "--format", "{{json .RootFS.Layers}}", built).stdout)
+        assert layers == diff_ids[:len(ids) + 1], (index, layers, diff_ids)
+        ids.append(built)
+    assert len(ids) == len(diff_ids), (ids, diff_ids)
     return ids
 
 

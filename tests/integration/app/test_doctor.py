@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dockerlab.engine.buildx import uses_buildkit
 from dockerlab.engine.connection import MIN_API_VERSION
 
 DOCKERLAB = [str(Path(sys.executable).with_name("dockerlab"))]
@@ -19,13 +20,26 @@ def test_connect_negotiates_an_api_version_the_lessons_can_use(engine):
     assert engine.backend == "docker"
 
 
-def test_doctor_passes_on_this_machine():
+def test_doctor_passes_on_this_machine(engine):
     done = run_cli("doctor")
     assert done.returncode == 0, done.stdout + done.stderr
     for name in ("engine", "engine location", "API version", "image store", "default builder", "cgroup version", "resource limits",
                  "graphviz dot", "base image"):
         assert f"[ok  ] {name}:" in done.stdout
+    if engine.default_builder == "BuildKit":  # the kit builds with it through the docker CLI's buildx
+        assert "[ok  ] buildx: the kit builds with BuildKit through `docker buildx build`" in done.stdout
+    else:
+        assert "buildx" not in done.stdout
     assert "The lessons can run here." in done.stdout
+
+
+def test_doctor_says_when_buildx_is_missing_and_the_kit_falls_back_to_classic(engine, tmp_path):
+    if engine.default_builder != "BuildKit":
+        assert not uses_buildkit(engine)  # nothing to miss: the engine's own builder is used
+        return
+    done = run_cli("doctor", env={"PATH": str(tmp_path)})  # no `docker` command on the PATH
+    assert "[warn] buildx: the `docker` command is not installed" in done.stdout
+    assert "the kit builds with the classic builder instead" in done.stdout
 
 
 def test_bogus_docker_host_gives_one_clear_line_and_exit_1():

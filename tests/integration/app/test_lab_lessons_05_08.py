@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from dockerlab.engine.base_image import ensure_base_image
+from dockerlab.engine.buildx import uses_buildkit
 from dockerlab.engine.connection import connect_engine
 from dockerlab.errors import ContainerNotFound
 from dockerlab.course.grading import check_submission
@@ -48,12 +49,14 @@ def test_commit_of_a_missing_container_is_one_sentence(lab):
         lab.commit("no-such-box", "t-writable", "x")
 
 
-def test_history_rows_show_short_ids_and_the_kit_label_without_its_id(lab):
-    lab.build(EXAMPLES / "writable", tag="t-writable", show=False)
+def test_history_rows_show_short_ids_and_no_session_label_step(lab):
+    result = lab.build(EXAMPLES / "writable", tag="t-writable", show=False)
     table = lab.history("t-writable")
     assert table.command == "$ docker history t-writable"
-    assert table.rows[0][1] == "LABEL dockerlab.session=… (the kit's label)"
-    assert all(len(row[0]) == 12 for row in table.rows)  # built here: every step has an image of its own
+    assert not any("dockerlab.session" in row[1] for row in table.rows)
+    assert table.rows[0][0] == result.image_id.removeprefix("sha256:")[:12]  # the top row is the image itself
+    if not uses_buildkit(lab.engine):  # built here: every step has an image of its own
+        assert all(len(row[0]) == 12 for row in table.rows)
     assert any(row[1].startswith("RUN mkdir /data") for row in table.rows)
 
 
@@ -65,6 +68,10 @@ def test_a_rebuild_leaves_a_dangling_image_and_prune_removes_only_ours(lab, tmp_
     (context / "Dockerfile").write_text('FROM dockerlab/busybox\nCMD echo "two"\n')
     lab.build(context, tag="t-rebuilt", show=False)
     dangling = lab.dangling()
+    kept = lab.engine.api.images(filters={"dangling": True})
+    if first.image_id not in {item["Id"] for item in kept}:  # this engine removed it when the name moved
+        assert len(dangling) == 0 and "Removed 0 dangling image(s)" in repr(lab.prune())
+        return
     assert [row[:3] for row in dangling.rows] == [["<none>", "<none>", first.image_id.removeprefix("sha256:")[:12]]]
     assert "Removed 1 dangling image(s)" in repr(lab.prune())
     assert len(lab.dangling()) == 0
@@ -111,6 +118,9 @@ def test_a_multi_stage_build_s_leftover_stage_is_this_session_s_to_prune(lab, tm
         f"FROM dockerlab/busybox AS build\nRUN echo {lab.session.id.split('@')[0]} > /made.txt\n"
         "FROM dockerlab/busybox\nCOPY --from=build /made.txt /made.txt\n")
     lab.build(context, tag="t-multistage", show=False)
+    if uses_buildkit(lab.engine):  # BuildKit keeps no image of an earlier stage
+        assert len(lab.dangling()) == 0
+        return
     assert len(lab.dangling()) == 1  # the build stage's result: untagged and without the session's label
     stage = lab.dangling().rows[0][2]
     assert "Removed 1 dangling image(s)" in repr(lab.prune())

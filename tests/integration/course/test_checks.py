@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from ..bad_inputs import CASES, GREETING, QUIZ_CASES, TIMEOUT, make_context
+from ..bad_inputs import CASES, GREETING, QUIZ_CASES, RUN_CASES, TIMEOUT, make_context
 from dockerlab.engine import sandbox
+from dockerlab.engine.buildx import uses_buildkit
+from dockerlab.engine.session import Session
 from dockerlab.errors import Interrupted
 from dockerlab.course.grading import check_submission
 from dockerlab.model.labels import SESSION_LABEL
@@ -37,6 +39,32 @@ def test_first_image_answer_gets_its_verdict_and_leaves_nothing(case, engine, tm
     assert result.verdict == verdict, repr(result)
     assert phrase in "\n".join(result.feedback), repr(result)
     assert "Traceback" not in repr(result)
+    assert ours(engine) <= before
+
+
+def run_steps_capped(engine) -> bool:
+    """RUN steps of checked builds get a pids cap here (BuildKit with a cgroup parent that bites)."""
+    if not uses_buildkit(engine):
+        return False
+    session = Session(engine)
+    try:
+        return sandbox.build_pids_cap_bites(session)
+    finally:
+        session.clean()
+
+
+@pytest.mark.parametrize("case", list(RUN_CASES))
+def test_answer_with_run_steps_gets_the_verdict_of_this_builder(case, engine, tmp_path):
+    files, capped, classic = RUN_CASES[case]
+    if run_steps_capped(engine):
+        verdict, phrase = capped
+    else:
+        verdict, phrase = classic if not uses_buildkit(engine) else ("build-error", "RUN line")
+    context = make_context(tmp_path / "context", files)
+    before = ours(engine)
+    result = check_submission(lambda: engine, "first-image", context=context, limits={**LIMITS, "build_timeout": 10})
+    assert result.verdict == verdict, repr(result)
+    assert phrase in "\n".join(result.feedback), repr(result)
     assert ours(engine) <= before
 
 
