@@ -19,7 +19,7 @@ from .build import BASE_IMAGE
 from .connection import Engine
 from .translate import explanation, found_or_none, removed, translated
 
-STEP_RESULT = re.compile(r"^\s*---> ([0-9a-f]{12})$")  # the classic builder's "this step made image ..." line
+STEP_RESULT = re.compile(r"^\s*--?-> ([0-9a-f]{12})$")  # "this step made image ...": " ---> id" (classic), "--> id" (Buildah)
 DIRECTORY_MODE_BIT = 1 << 31  # Go's os.ModeDir, as the engine's path stat reports a mode
 CONFIGS_KEPT = 256  # image configs remembered from earlier saves (an image whose layers are cached is not saved again)
 _configs: OrderedDict[str, dict] = OrderedDict()  # image id -> its config

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from .labels import is_kit_label, without_kit_label_value
+from .labels import KIT_LABEL, is_kit_label, kit_label_key, without_kit_label_value
 from .results import Table
 from .text import human_size, shorten
 from .unionfs import FileChange, FileTree, LayerFiles
@@ -353,7 +353,7 @@ def base_steps(steps: list[Step], layers: list[Layer], base_history_length: int 
     for index in range(end, len(steps)):
         if not steps[index].empty:
             break
-        if steps[index].instruction.startswith("LABEL dockerlab.kit="):
+        if kit_label_key(steps[index].instruction) == KIT_LABEL:
             return index + 1
     return end
 

@@ -58,6 +58,10 @@ class BuildProgress:
             if line.startswith("Successfully built "):
                 self.image_id = self.image_id or line.split()[-1]
 
+    def error_message(self, message: str) -> str:
+        """The builder's error as `build_failure` reads it (the classic builder's words already)."""
+        return message
+
 
 PULL_HEADER = "Pulling from "
 DONE = {"Pushed", "Layer already exists", "Pull complete", "Already exists", "Download complete"}
