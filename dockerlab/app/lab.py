@@ -22,7 +22,7 @@ from ..errors import BuildFailed, Interrupted, NotOwned, TransferFailed
 from ..model.labels import check_user_labels, session_filter
 from ..model.layers import ContainerLayer, ImageLayers, Step
 from ..model.progress import BuildProgress, BuildStep, TransferProgress
-from ..model.references import DOCKER_HUB, Reference, parse_reference, registry_address
+from ..model.references import DOCKER_HUB, Reference, familiar_name, parse_reference, registry_address
 from ..model.results import BuildResult, Output, Table, TransferResult
 from ..model.text import docker_command, human_size, shorten
 from ..view.diagram import Diagram
@@ -112,7 +112,7 @@ class Lab:
                 "Created" if state["Status"] == "created" else f"Exited ({state['ExitCode']})")
             config = item.attrs["Config"]
             command = " ".join((config.get("Entrypoint") or []) + (config.get("Cmd") or []))
-            rows.append([item.name, item.attrs["Config"]["Image"], command, status])
+            rows.append([item.name, familiar_name(item.attrs["Config"]["Image"]), command, status])
         return Table(docker_command("ps", "-a" if all else None), ["NAMES", "IMAGE", "COMMAND", "STATUS"], rows)
 
     def images(self, repository: str | None = None) -> Table:
@@ -123,8 +123,8 @@ class Lab:
             images = self.engine.client.images.list(name=repository)
         for image in images:
             for ref in image.tags:
-                name, _, tag = ref.rpartition(":")
-                if repository is None or name == repository:
+                name, _, tag = familiar_name(ref).rpartition(":")
+                if repository is None or name == familiar_name(repository):
                     rows.append([name, tag, image.short_id.removeprefix("sha256:"), f"{image.attrs['Size'] / 1e6:.1f}MB"])
         return Table(docker_command("images", repository), ["REPOSITORY", "TAG", "IMAGE ID", "SIZE"], sorted(rows))
 
@@ -311,7 +311,7 @@ class Lab:
                             f"remove it yourself with `docker rmi {ref}` if it is yours.")
         answer = remove_image(self.engine, ref, attrs["Id"])
         self._made_refs.pop(key, None)
-        lines = [f"Untagged: {item['Untagged']}" for item in answer if "Untagged" in item]
+        lines = [f"Untagged: {familiar_name(item['Untagged'])}" for item in answer if "Untagged" in item]
         # Only the image itself: how many parent steps go with it depends on what else shares them.
         lines += [f"Deleted: {attrs['Id']}" for item in answer if item.get("Deleted") == attrs["Id"]]
         return Output(docker_command("rmi", ref), "\n".join(lines))
@@ -354,7 +354,7 @@ class Lab:
         return count
 
     def __repr__(self) -> str:
-        return f"Lab connected to Docker {self.engine.version} (API {self.engine.api_version})"
+        return f"Lab connected to {self.engine.backend.capitalize()} {self.engine.version} (API {self.engine.api_version})"
 
 
 def _ref_key(reference: Reference) -> str:

@@ -8,6 +8,7 @@ import docker
 
 from ..errors import ContainerRunning, Interrupted, NotOwned, RunFailed
 from ..model.labels import check_user_labels
+from ..model.references import familiar_name
 from ..model.results import Model, Output
 from ..model.text import docker_command
 from .session import Session
@@ -28,7 +29,7 @@ class Container(Model):
 
     @property
     def image(self) -> str:
-        return self.attrs.get("Config", {}).get("Image", "")
+        return familiar_name(self.attrs.get("Config", {}).get("Image", ""))
 
     @property
     def status(self) -> str:
