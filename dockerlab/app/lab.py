@@ -10,7 +10,7 @@ from ..engine.base_image import ensure_base_image
 from ..engine.build import stream_build
 from ..engine.cleanup import sweep_stale_sessions
 from ..engine.connection import Engine, connect_engine
-from ..engine.containers import Container, RunResult, inspect_container, run_container
+from ..engine.containers import Container, RunResult, image_as_given, inspect_container, run_container
 from ..engine.images import (containers_using, inspect_image, load_container_layer, load_image_layers, remove_image,
                              remove_unused_images, stack_models, stage_images, untag_if_unchanged)
 from ..engine.registry import Registry, start_registry, sweep_stale_registries
@@ -112,7 +112,7 @@ class Lab:
                 "Created" if state["Status"] == "created" else f"Exited ({state['ExitCode']})")
             config = item.attrs["Config"]
             command = " ".join((config.get("Entrypoint") or []) + (config.get("Cmd") or []))
-            rows.append([item.name, familiar_name(item.attrs["Config"]["Image"]), command, status])
+            rows.append([item.name, image_as_given(self.engine, item.attrs), command, status])
         return Table(docker_command("ps", "-a" if all else None), ["NAMES", "IMAGE", "COMMAND", "STATUS"], rows)
 
     def images(self, repository: str | None = None) -> Table:
