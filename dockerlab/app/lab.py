@@ -313,7 +313,8 @@ class Lab:
         self._made_refs.pop(key, None)
         lines = [f"Untagged: {familiar_name(item['Untagged'])}" for item in answer if "Untagged" in item]
         # Only the image itself: how many parent steps go with it depends on what else shares them.
-        lines += [f"Deleted: {attrs['Id']}" for item in answer if item.get("Deleted") == attrs["Id"]]
+        lines += [f"Deleted: {attrs['Id']}" for item in answer  # Podman leaves out the sha256: prefix
+                  if f"sha256:{item.get('Deleted', '').removeprefix('sha256:')}" == attrs["Id"]]
         return Output(docker_command("rmi", ref), "\n".join(lines))
 
     def _inspect_image(self, ref: str) -> dict:

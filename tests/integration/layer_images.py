@@ -27,8 +27,8 @@ COPY same.txt /dup.txt
 RUN rm -rf /swap/dir && mkdir /swap/dir && echo back > /swap/dir/again
 WORKDIR /data
 """
-# Files the engine puts into every container (not part of any image).
-RUNTIME_FILES = {".dockerenv", "etc/hosts", "etc/hostname", "etc/resolv.conf", "etc/mtab"}
+# Files the engine puts into every container (not part of any image): Docker's, and Podman's .containerenv.
+RUNTIME_FILES = {".dockerenv", "run/.containerenv", "etc/hosts", "etc/hostname", "etc/resolv.conf", "etc/mtab"}
 
 
 def write_context(folder: Path) -> Path:
@@ -70,13 +70,24 @@ def layer_steps(config: dict) -> list[str]:
 
 
 def layer_images(image: str, config: dict) -> list[str]:
-    """The image id after each step that made a layer, bottom first (the classic builder keeps them)."""
+    """The image id after each step that made a layer, bottom first (the classic builder keeps them; Buildah
+    keeps them too, but its history names them `<missing>`: then they are found by their layers)."""
     rows = docker("history", "--no-trunc", "--format", "{{.ID}}", image).stdout.decode().split()
     history = config["history"]
     assert len(rows) == len(history), (rows, history)
     ids = [image_id for image_id, step in zip(reversed(rows), history) if not step.get("empty_layer")]
+    if any("<missing>" in image_id for image_id in ids):
+        ids = images_by_layers(config["rootfs"]["diff_ids"])
     assert len(ids) == len(config["rootfs"]["diff_ids"]), (ids, config["rootfs"]["diff_ids"])
     return ids
+
+
+def images_by_layers(diff_ids: list[str]) -> list[str]:
+    """For each layer, bottom first, an image on the engine whose top layer it is."""
+    ids = set(docker("images", "--all", "--quiet", "--no-trunc").stdout.decode().split())
+    by_layers = {tuple(attrs["RootFS"].get("Layers") or []): attrs["Id"]
+                 for attrs in json.loads(docker("image", "inspect", *ids).stdout)}
+    return [by_layers[tuple(diff_ids[:count])] for count in range(1, len(diff_ids) + 1)]
 
 
 def modified_by_layer(steps: list[str]) -> dict[int, set[str]]:

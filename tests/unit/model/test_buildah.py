@@ -1,7 +1,11 @@
 """Folding Buildah's build stream (Podman 5.4's `docker build`) into steps: pure logic on recorded streams."""
+import pytest
+
 from dockerlab.engine.build import build_failure
 from dockerlab.model.buildah import BuildahProgress
 from dockerlab.model.labels import without_kit_label_value
+from dockerlab.model.layers import display_instruction, without_builder_mount_points
+from dockerlab.model.unionfs import Entry, LayerFiles
 
 # Recorded from Podman 5.4.2's compat API building the same Dockerfile twice: the second run hit the cache.
 COLD_BUILD = [
@@ -114,3 +118,29 @@ def test_a_misspelt_from_says_a_dockerfile_starts_with_from():
     error = build_failure(BuildahProgress(), "no FROM statement found\n")
     assert error.explanation == ("The Dockerfile could not be read: no FROM statement found. "
                                  "Check the spelling of the first instruction: a Dockerfile starts with FROM.")
+
+
+# Recorded from `podman history --no-trunc` (Buildah) and `docker history --no-trunc` (Engine 20.10's classic
+# builder) of the same Dockerfile: Buildah keeps the line as written, the kit shows Docker's form for both.
+HISTORY_PAIRS = [
+    ('/bin/sh -c #(nop) CMD echo "hi there"', '/bin/sh -c #(nop)  CMD ["/bin/sh" "-c" "echo \\"hi there\\""]'),
+    ('/bin/sh -c #(nop) ENTRYPOINT ["echo", "a b"]', '/bin/sh -c #(nop)  ENTRYPOINT ["echo" "a b"]'),
+    ('/bin/sh -c #(nop) LABEL note="metadata only" x=y', "/bin/sh -c #(nop)  LABEL note=metadata only x=y"),
+    ("/bin/sh -c #(nop) ENV C hello world", "/bin/sh -c #(nop)  ENV C=hello world"),
+    ('/bin/sh -c #(nop) ENV A=1 B="two words"', "/bin/sh -c #(nop)  ENV A=1 B=two words"),
+    ("/bin/sh -c #(nop) WORKDIR /data", "/bin/sh -c #(nop) WORKDIR /data"),
+    ('/bin/sh -c #(nop) CMD ["sh"]', '/bin/sh -c #(nop)  CMD ["sh"]'),
+]
+
+
+@pytest.mark.parametrize("buildah, classic", HISTORY_PAIRS)
+def test_history_steps_read_the_same_from_either_builder(buildah, classic):
+    assert display_instruction(buildah) == display_instruction(classic) == classic.split("#(nop)")[1].strip()
+
+
+def test_buildah_s_empty_mount_points_in_a_run_layer_are_not_the_dockerfile_s_files():
+    layer = LayerFiles([Entry("app", "dir"), Entry("app/hello.txt", "file", 19), Entry("etc", "dir"),
+                        Entry("etc/hostname", "file"), Entry("etc/hosts", "file"), Entry("etc/resolv.conf", "file")])
+    assert [e.path for e in without_builder_mount_points(layer).entries] == ["app", "app/hello.txt", "etc"]
+    written = LayerFiles([Entry("etc/hosts", "file", 27)])  # a Dockerfile that writes /etc/hosts keeps it
+    assert without_builder_mount_points(written) is written
