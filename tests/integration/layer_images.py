@@ -119,6 +119,13 @@ def tar_listing_sizes(layer_tar: Path) -> tuple[int, int]:
     return size, whiteouts
 
 
+def tar_names(layer_tar: Path) -> set[str]:
+    """GNU tar's list of the paths in a layer tar (no leading `./` or `/`, no trailing `/`)."""
+    out = subprocess.run(["tar", "-tf", str(layer_tar), "--quoting-style=literal"], check=True,
+                         capture_output=True).stdout.decode("utf-8", "replace")
+    return {posixpath.normpath(name).lstrip("/") for name in out.splitlines() if name}
+
+
 # --- archives in the layouts the engine here does not write -------------------------------------------
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:

@@ -20,7 +20,8 @@ from dockerlab.model.layers import build_image_layers
 from dockerlab.engine.session import Session
 
 from ..layer_images import (docker, engine25_from_save, layer_images, layer_steps, legacy_from_save, modified_by_layer,
-                            rewrite_oci, saved_config, saves_blobs, tar_listing_sizes, visible_in, write_context)
+                            rewrite_oci, saved_config, saves_blobs, tar_listing_sizes, tar_names, visible_in,
+                            write_context)
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +67,10 @@ def tricky(engine, session, tmp_path_factory):
     subprocess.run(["tar", "-xf", str(save), "-C", str(unpacked)], check=True)
     manifest = json.loads((unpacked / "manifest.json").read_text())[0]
     listings = [tar_listing_sizes(unpacked / path) for path in manifest["Layers"]]
+    names = [tar_names(unpacked / path) for path in manifest["Layers"]]
     with open(save, "rb") as stream:  # the engine's own layer blobs: plain tars, or gzip (the containerd store)
         own_compression = read_archive(stream, cache=None).layers[0].compression
-    return {"tag": tag, "build": build, "archives": archives, "visible": visible, "listings": listings,
+    return {"tag": tag, "build": build, "archives": archives, "visible": visible, "listings": listings, "names": names,
             "base": engine.api.inspect_image(BASE_IMAGE)["RootFS"]["Layers"], "steps": layer_steps(config),
             "modified": modified_by_layer(layer_steps(config)), "diff_ids": config["rootfs"]["diff_ids"],
             "own_compression": own_compression, "engine_writes_blobs": saves_blobs(save)}
@@ -83,7 +85,11 @@ def expected_changes(tricky: dict, k: int) -> dict[str, set[str]]:
     visible = tricky["visible"]
     before = set(visible[k - 1]) if k else set()
     after = set(visible[k])
-    return {"added": after - before, "deleted": before - after, "modified": tricky["modified"].get(k, set())}
+    # What the Dockerfile writes again, and a hard link to it where the store keeps the link (Podman's vfs),
+    # where the layer holds it (Buildah leaves a file copied again unchanged out of the layer).
+    resized = {path for path in before & after if visible[k - 1][path][0] != visible[k][path][0]}
+    modified = (tricky["modified"].get(k, set()) | resized) & tricky["names"][k]
+    return {"added": after - before, "deleted": before - after, "modified": modified}
 
 
 def second_copy_is_empty(tricky: dict) -> bool:
@@ -157,12 +163,15 @@ def test_file_sizes_and_names_with_spaces_and_non_ascii(tricky):
     assert second["data/keep/a.bin"] == ("modified", 1005)
 
 
-def test_duplicate_layers_are_symlinks_in_the_save_and_read_twice(tricky):
+def test_duplicate_layers_are_symlinks_in_the_save_and_read_twice(engine, tricky):
     diff_ids = tricky["diff_ids"]
     repeated = [(diff_ids.index(diff_id), k) for k, diff_id in enumerate(diff_ids) if diff_ids.index(diff_id) != k]
-    assert repeated == ([] if second_copy_is_empty(tricky) else [(4, 5)])  # the two identical COPY layers
-    with tarfile.open(tricky["archives"]["docker save (Engine <=24)"]) as tar:
-        assert any(m.issym() and m.name.endswith("/layer.tar") for m in tar.getmembers()) == bool(repeated)
+    # The two identical COPY layers are one layer, save where the containerd store makes the second empty and
+    # where Buildah writes two different tars for them.
+    podman = engine.backend == "podman"
+    assert repeated == ([] if second_copy_is_empty(tricky) or podman else [(4, 5)])
+    with tarfile.open(tricky["archives"]["docker save (Engine <=24)"]) as tar:  # Podman links every layer.tar
+        assert any(m.issym() and m.name.endswith("/layer.tar") for m in tar.getmembers()) == (bool(repeated) or podman)
     image = read_archive(open(tricky["archives"]["docker save (Engine <=24)"], "rb"), cache=None)
     for first, again in repeated:  # a symlinked layer is read (from the layer it points to) for both places
         assert image.layers[again] is not None and image.layers[again].entries == image.layers[first].entries
@@ -279,6 +288,6 @@ def test_second_look_parses_only_layers_not_seen_before(engine, tricky, monkeypa
     read_engine_image(engine, BASE_IMAGE, cache=cache)
     assert len(parsed) == 1
     image = read_engine_image(engine, tricky["tag"], cache=cache)
-    assert len(parsed) == 1 + 5  # seven layers: the base one is cached, two are the same layer
+    assert len(parsed) == 1 + len(set(tricky["diff_ids"][1:]))  # the base one is cached, a repeated one read once
     fresh = read_archive(open(tricky["archives"]["docker save (Engine <=24)"], "rb"), cache=None)
     assert [f.entries for f in image.layers] == [f.entries for f in fresh.layers]
