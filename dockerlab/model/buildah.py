@@ -25,29 +25,23 @@ class BuildahProgress(BuildProgress):
         self._stage = 0
         self._steps_before_stage = 0
 
-    def apply(self, event: dict) -> None:
-        """Fold one decoded event of Buildah's stream into the progress."""
-        if "aux" in event and "ID" in event["aux"]:
-            self.image_id = event["aux"]["ID"]
-        for line in event.get("stream", "").splitlines():
-            line = line.rstrip()
-            if not line:
-                continue
-            match = STEP_LINE.match(line)
-            if match:
-                stage, number, total, instruction = match.groups()
-                if stage is not None and int(stage) != self._stage:
-                    self._stage, self._steps_before_stage = int(stage), len(self.steps)
-                self.total_steps = self._steps_before_stage + int(total)
-                self.steps.append(BuildStep(self._steps_before_stage + int(number), instruction))
-                continue
-            self.log.append(line)
-            if self.current is None:
-                continue
-            if line.startswith("--> Using cache "):
-                self.current.cached = True
-            elif not NOT_STEP_OUTPUT.match(line):
-                self.current.log.append(line)
+    def fold_line(self, line: str) -> None:
+        """Fold one line of Buildah's output: a step begins, is taken from the cache, or logs a line."""
+        match = STEP_LINE.match(line)
+        if match:
+            stage, number, total, instruction = match.groups()
+            if stage is not None and int(stage) != self._stage:
+                self._stage, self._steps_before_stage = int(stage), len(self.steps)
+            self.total_steps = self._steps_before_stage + int(total)
+            self.steps.append(BuildStep(self._steps_before_stage + int(number), instruction))
+            return
+        self.log.append(line)
+        if self.current is None:
+            return
+        if line.startswith("--> Using cache "):
+            self.current.cached = True
+        elif not NOT_STEP_OUTPUT.match(line):
+            self.current.log.append(line)
 
     def error_message(self, message: str) -> str:
         """Buildah's error in the classic builder's words: no step prefix, no Go struct, the exit code."""

@@ -69,7 +69,8 @@ UNKNOWN_INSTRUCTION_ERROR = (
 )
 
 
-def fold(events):
+def fold(events) -> BuildahProgress:
+    """Buildah's progress after the recorded events."""
     progress = BuildahProgress()
     for event in events:
         progress.apply(event)
