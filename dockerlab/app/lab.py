@@ -10,7 +10,7 @@ from ..engine.base_image import ensure_base_image
 from ..engine.build import stream_build
 from ..engine.cleanup import sweep_stale_sessions
 from ..engine.connection import Engine, connect_engine
-from ..engine.containers import Container, RunResult, inspect_container, run_container
+from ..engine.containers import Container, RunResult, image_as_given, inspect_container, run_container
 from ..engine.images import (containers_using, inspect_image, list_images, load_container_layer, load_image_layers,
                              remove_image, remove_unused_images, stack_models, stage_images, untag_if_unchanged)
 from ..engine.registry import Registry, sweep_stale_registries
@@ -23,7 +23,7 @@ from ..errors import BuildFailed, Interrupted, NotOwned, TransferFailed
 from ..model.labels import check_user_labels, session_filter
 from ..model.layers import ContainerLayer, ImageLayers, Step
 from ..model.progress import BuildProgress, BuildStep, TransferProgress
-from ..model.references import DOCKER_HUB, Reference, parse_reference, registry_address
+from ..model.references import DOCKER_HUB, Reference, familiar_name, parse_reference, registry_address
 from ..model.results import BuildResult, Output, Table, TransferResult
 from ..model.text import docker_command, human_size, shorten
 from ..view.diagram import Diagram
@@ -113,7 +113,7 @@ class Lab:
                 "Created" if state["Status"] == "created" else f"Exited ({state['ExitCode']})")
             config = item.attrs["Config"]
             command = " ".join((config.get("Entrypoint") or []) + (config.get("Cmd") or []))
-            rows.append([item.name, item.attrs["Config"]["Image"], command, status])
+            rows.append([item.name, image_as_given(self.engine, item.attrs), command, status])
         return Table(docker_command("ps", "-a" if all else None), ["NAMES", "IMAGE", "COMMAND", "STATUS"], rows)
 
     def images(self, repository: str | None = None) -> Table:
@@ -122,8 +122,8 @@ class Lab:
         rows = []
         for image in list_images(self.engine, repository):
             for ref in image.get("RepoTags") or []:
-                name, _, tag = ref.rpartition(":")
-                if repository is None or name == repository:
+                name, _, tag = familiar_name(ref).rpartition(":")
+                if repository is None or name == familiar_name(repository):
                     rows.append([name, tag, image["Id"].removeprefix("sha256:")[:12], f"{image['Size'] / 1e6:.1f}MB"])
         return Table(docker_command("images", repository), ["REPOSITORY", "TAG", "IMAGE ID", "SIZE"], sorted(rows))
 
@@ -318,9 +318,10 @@ class Lab:
                             f"remove it yourself with `docker rmi {ref}` if it is yours.")
         answer = remove_image(self.engine, ref, attrs["Id"])
         self._made_refs.pop(key, None)
-        lines = [f"Untagged: {item['Untagged']}" for item in answer if "Untagged" in item]
+        lines = [f"Untagged: {familiar_name(item['Untagged'])}" for item in answer if "Untagged" in item]
         # Only the image itself: how many parent steps go with it depends on what else shares them.
-        lines += [f"Deleted: {attrs['Id']}" for item in answer if item.get("Deleted") == attrs["Id"]]
+        lines += [f"Deleted: {attrs['Id']}" for item in answer  # Podman leaves out the sha256: prefix
+                  if f"sha256:{item.get('Deleted', '').removeprefix('sha256:')}" == attrs["Id"]]
         return Output(docker_command("rmi", ref), "\n".join(lines))
 
     def _inspect_image(self, ref: str) -> dict:
@@ -361,7 +362,7 @@ class Lab:
         return count
 
     def __repr__(self) -> str:
-        return f"Lab connected to Docker {self.engine.version} (API {self.engine.api_version})"
+        return f"Lab connected to {self.engine.backend.capitalize()} {self.engine.version} (API {self.engine.api_version})"
 
 
 def _ref_key(reference: Reference) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
+import re
 import tarfile
 import zlib
 from dataclasses import dataclass, field
@@ -71,11 +72,16 @@ class _Members:
         return path
 
 
+PODMAN_LAYER = re.compile(r"^[0-9a-f]{64}\.tar$")
+
+
 def blob_digest(path: str) -> str | None:
-    """`blobs/sha256/HEX` -> `sha256:HEX`."""
+    """`blobs/sha256/HEX` -> `sha256:HEX`; Podman's docker-archive names its layer tars `HEX.tar` (the diff_id)."""
     parts = path.split("/")
     if len(parts) == 3 and parts[0] == "blobs":
         return f"{parts[1]}:{parts[2]}"
+    if PODMAN_LAYER.match(path):
+        return f"sha256:{path.removesuffix('.tar')}"
     return None
 
 

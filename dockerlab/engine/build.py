@@ -16,6 +16,7 @@ from typing import Callable
 import docker
 
 from ..errors import BuildFailed
+from ..model.buildah import BuildahProgress
 from ..model.progress import BuildProgress
 from .buildx import buildx_build, uses_buildkit
 from .connection import Engine
@@ -24,6 +25,8 @@ from .translate import CONNECTION_LOST, ENGINE_ERRORS, engine_lost
 BASE_IMAGE = "dockerlab/busybox:latest"  # the kit's offline base image (see `base_image`)
 LOG_TAIL_LINES = 8
 OnProgress = Callable[[BuildProgress, dict], None]  # called after every event of a build
+NO_FROM = "no FROM statement found"  # Buildah's words when the first instruction is misspelt
+NO_FROM_HINT = " Check the spelling of the first instruction: a Dockerfile starts with FROM."
 BUILDKIT_ONLY = re.compile(
     r"^\s*(RUN|COPY|ADD)\s+--(mount|link|chmod|network|security)"  # BuildKit flags
     r"|<<-?\s*[\"']?[A-Za-z_]\w*[\"']?\s*$",  # a heredoc opener at the end of a line
@@ -85,7 +88,7 @@ def classic_build(engine: Engine, path: str | Path, tag: str | None, labels: dic
     """
     if fileobj is None:
         check_context(Path(path), dockerfile)
-    progress = BuildProgress(label_steps=len(labels))
+    progress = BuildahProgress() if engine.default_builder == "Buildah" else BuildProgress(label_steps=len(labels))
     kwargs = dict(tag=tag, rm=True, forcerm=True, decode=True, labels=labels, dockerfile=dockerfile, **build_options)
     if fileobj is not None:
         kwargs.update(fileobj=fileobj, custom_context=True)
@@ -109,10 +112,11 @@ def classic_build(engine: Engine, path: str | Path, tag: str | None, labels: dic
 
 def build_failure(progress: BuildProgress, message: str) -> BuildFailed:
     """A `BuildFailed` that names the failing step (if any), says what to do, and keeps its last log lines."""
-    message = message.strip().rstrip(".")
+    message = progress.error_message(message).strip().rstrip(".")
     step = progress.current
-    if step is None:
-        hint = " Check the spelling of that line's instruction." if "unknown instruction" in message else ""
+    if step is None or "unknown instruction" in message:  # Buildah reads a line only when its step comes
+        hint = (" Check the spelling of that line's instruction." if "unknown instruction" in message
+                else NO_FROM_HINT if message == NO_FROM else "")
         return BuildFailed(f"The Dockerfile could not be read: {message}.{hint}")
     where = f"step {step.number}/{progress.total_steps} ({step.instruction})"
     if step.instruction.upper().startswith("FROM "):

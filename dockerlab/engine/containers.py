@@ -8,10 +8,15 @@ import docker
 
 from ..errors import ContainerRunning, Interrupted, NotOwned, RunFailed
 from ..model.labels import check_user_labels
+from ..model.references import familiar_name
 from ..model.results import Model, Output
 from ..model.text import docker_command
+from .connection import Engine
 from .session import Session
 from .translate import ENGINE_ERRORS, explain, explanation, removed, translated
+
+
+PODMAN_STATES = {"stopped": "exited", "configured": "created"}  # Podman's own words, Docker's
 
 
 class Container(Model):
@@ -28,11 +33,13 @@ class Container(Model):
 
     @property
     def image(self) -> str:
-        return self.attrs.get("Config", {}).get("Image", "")
+        return image_as_given(self.session.engine, self.attrs)
 
     @property
     def status(self) -> str:
-        return self.attrs.get("State", {}).get("Status", "")
+        """Docker's word for the state (Podman says `stopped` for a while before `exited`)."""
+        status = self.attrs.get("State", {}).get("Status", "")
+        return PODMAN_STATES.get(status, status)
 
     @property
     def exit_code(self) -> int | None:
@@ -108,6 +115,13 @@ class Container(Model):
     def __repr__(self) -> str:
         self.reload()
         return f"{docker_command('ps', '-a', '--filter', f'name={self.ref}')}\n{self.ref}: {self.image}, {self.state}"
+
+
+def image_as_given(engine: Engine, attrs: dict) -> str:
+    """The image a container was made from, as `docker ps` shows it: Docker keeps the name as it was given;
+    Podman keeps the name it resolved (`docker.io/library/settings:latest`), shown as `settings`."""
+    image = attrs.get("Config", {}).get("Image", "")
+    return familiar_name(image).removesuffix(":latest") if engine.backend == "podman" else image
 
 
 class RunResult:

@@ -17,10 +17,12 @@ from ..model.layers import ContainerLayer, ImageLayers, build_image_layers
 from ..model.progress import BuildProgress, BuildStep
 from .build import BASE_IMAGE
 from .connection import Engine
+from .containers import image_as_given
 from .translate import explanation, found_or_none, removed, translated
 
-STEP_RESULT = re.compile(r"^\s*---> ([0-9a-f]{12})$")  # the classic builder's "this step made image ..." line
+STEP_RESULT = re.compile(r"^\s*--?-> ([0-9a-f]{12})$")  # "this step made image ...": " ---> id" (classic), "--> id" (Buildah)
 DIRECTORY_MODE_BIT = 1 << 31  # Go's os.ModeDir, as the engine's path stat reports a mode
+PODMAN_MOUNT_POINTS = {"/etc/hosts", "/etc/resolv.conf", "/etc/hostname", "/run/.containerenv"}
 CONFIGS_KEPT = 256  # image configs remembered from earlier saves (an image whose layers are cached is not saved again)
 _configs: OrderedDict[str, dict] = OrderedDict()  # image id -> its config
 
@@ -127,16 +129,30 @@ def writable_layer_bytes(engine: Engine, container_id: str, changes: list[dict] 
     return total
 
 
+def without_podman_mount_points(changes: list[dict] | None) -> list[dict] | None:
+    """The changes without those Podman makes in every container it starts: the files it mounts (hosts,
+    resolv.conf, hostname, .containerenv) and their folders marked changed with nothing else in them changed."""
+    if changes is None:
+        return None
+    kept = [change for change in changes if change["Path"] not in PODMAN_MOUNT_POINTS]
+    folders = {path.rpartition("/")[0] for path in PODMAN_MOUNT_POINTS}
+    return [change for change in kept if not (
+        change["Path"] in folders and change["Kind"] == 0
+        and not any(other["Path"].startswith(change["Path"] + "/") for other in kept))]
+
+
 def load_container_layer(engine: Engine, name: str) -> ContainerLayer:
     """A container's writable layer from the engine's changes API, with its size (see `writable_layer_bytes`)."""
     with translated(f"list the changes of container '{name}'", container=name):
         attrs = engine.api.inspect_container(name)
         changes = engine.api.diff(attrs["Id"])
+        if engine.backend == "podman":
+            changes = without_podman_mount_points(changes)
         size_rw = writable_layer_bytes(engine, attrs["Id"], changes)
         if size_rw is None:
             listed = engine.api.containers(all=True, size=True, filters={"id": attrs["Id"]})
             size_rw = listed[0].get("SizeRw", 0) if listed else None  # the engine leaves out a zero SizeRw
-    layer = ContainerLayer.from_engine(attrs["Name"].lstrip("/"), attrs["Config"].get("Image", ""), changes, size_rw)
+    layer = ContainerLayer.from_engine(attrs["Name"].lstrip("/"), image_as_given(engine, attrs), changes, size_rw)
     layer.image_id = attrs["Image"]
     return layer
 
@@ -158,9 +174,10 @@ def stack_models(engine: Engine, images: Sequence[str | ImageLayers], containers
 
 
 def containers_using(engine: Engine, image_id: str) -> list[str]:
-    """Names of the containers (running or stopped) made from exactly this image."""
+    """Names of the containers (running or stopped) made from exactly this image (by its id: Podman's
+    `ancestor` filter does not take a `sha256:` id)."""
     with translated("list the containers"):
-        found = engine.api.containers(all=True, filters={"ancestor": image_id})
+        found = engine.api.containers(all=True)
     return sorted(item["Names"][0].lstrip("/") for item in found if item["ImageID"] == image_id)
 
 

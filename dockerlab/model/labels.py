@@ -16,8 +16,8 @@ SESSION_LABEL = "dockerlab.session"
 KIT_LABEL = "dockerlab.kit"  # kit-wide resources (the base image): not owned by any session
 GWBRIDGE_LABEL = "dockerlab.made-gwbridge"  # on a swarm: its init made docker_gwbridge
 REGISTRY_USERS_LABEL = "dockerlab.registry-users"  # on a registry's container: who may log in (names only)
-KIT_LABEL_STEP = re.compile(r"^LABEL dockerlab\.(session|kit)=\S*$")
-SESSION_LABEL_STEP = re.compile(r"^LABEL dockerlab\.session=\S*$")
+KIT_LABEL_STEP = re.compile(r'^LABEL "?(dockerlab\.(?:session|kit))"?=\S*$')  # Buildah quotes key and value
+SESSION_LABEL_STEP = re.compile(r'^LABEL "?dockerlab\.session"?=\S*$')
 
 
 def session_labels(session_id: str) -> dict[str, str]:
@@ -35,9 +35,16 @@ def session_of(labels: dict | None) -> str | None:
     return (labels or {}).get(SESSION_LABEL)
 
 
+def kit_label_key(instruction: str) -> str | None:
+    """The key of the label step the kit adds to every image it builds (`dockerlab.session`, or
+    `dockerlab.kit` on its base image), None for any other instruction."""
+    match = KIT_LABEL_STEP.match(instruction)
+    return match.group(1) if match else None
+
+
 def is_kit_label(instruction: str) -> bool:
     """The label step the kit adds to every image it builds (its session id: not worth showing)."""
-    return bool(KIT_LABEL_STEP.match(instruction))
+    return kit_label_key(instruction) is not None
 
 
 def is_session_label(instruction: str) -> bool:
@@ -48,9 +55,8 @@ def is_session_label(instruction: str) -> bool:
 
 def without_kit_label_value(instruction: str) -> str:
     """An instruction as shown to learners: the kit's label step keeps its key, not the id."""
-    if not is_kit_label(instruction):
-        return instruction
-    return instruction.split("=", 1)[0] + "=… (the kit's label)"
+    key = kit_label_key(instruction)
+    return instruction if key is None else f"LABEL {key}=… (the kit's label)"
 
 
 def check_user_labels(labels: dict | None) -> dict[str, str]:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
-from .labels import is_kit_label, is_session_label, without_kit_label_value
+from .labels import KIT_LABEL, is_kit_label, is_session_label, kit_label_key, without_kit_label_value
 from .results import Table
 from .text import human_size, shorten
 from .unionfs import FileChange, FileTree, LayerFiles
@@ -25,17 +26,48 @@ SHELL_RUN = re.compile(r"^(\|\d+(?: \S+=\S*)* )?/bin/sh -c ")
 CONTENT_HASH = re.compile(r"\b(file|dir|multi):([0-9a-f]{12})[0-9a-f]{52}\b")
 METADATA_INSTRUCTIONS = {"ENV", "CMD", "LABEL", "EXPOSE", "ENTRYPOINT", "USER", "ARG", "ONBUILD",
                          "STOPSIGNAL", "HEALTHCHECK", "SHELL", "VOLUME", "MAINTAINER"}
+BUILDER_MOUNT_POINTS = {"etc/hosts", "etc/hostname", "etc/resolv.conf"}
 CHANGE_KINDS = {0: "C", 1: "A", 2: "D"}  # the engine's changes API: modified, added, deleted
 
 
 # --- the image: steps, layers, containers ----------------------------------------------------------
+
+def go_quoted(words: Sequence[str]) -> str:
+    """A list as Docker writes a CMD or ENTRYPOINT into history (Go's %q of a slice): `["sh" "-c" "x"]`."""
+    return "[" + " ".join(json.dumps(word, ensure_ascii=False) for word in words) + "]"
+
+
+def docker_form(instruction: str) -> str:
+    """A metadata instruction in the words Docker's builders record it in. Buildah records the line as written
+    (`CMD cat x`, `CMD ["a", "b"]`, `ENV A="b c"`, `ENV A b`); Docker's own forms come back unchanged."""
+    word, _, rest = instruction.partition(" ")
+    if word in ("CMD", "ENTRYPOINT") and rest:
+        if not rest.startswith("["):
+            return f"{word} {go_quoted(['/bin/sh', '-c', rest])}"
+        try:
+            words = json.loads(rest)
+        except ValueError:
+            return instruction  # Docker's form: not JSON (no commas)
+        return f"{word} {go_quoted(words)}" if all(isinstance(w, str) for w in words) else instruction
+    if word in ("ENV", "LABEL") and rest:
+        key, _, value = rest.partition(" ")
+        if "=" not in key:  # the old `ENV KEY value` form
+            return f"{word} {key}={value}"
+        try:
+            pairs = shlex.split(rest)
+        except ValueError:
+            return instruction
+        if all("=" in pair for pair in pairs):  # else Docker's form, whose values are not quoted
+            return f"{word} " + " ".join(pairs)
+    return instruction
+
 
 def display_instruction(created_by: str) -> str:
     """A history entry as the Dockerfile line it came from, on one line, content hashes shortened."""
     text = " ".join(created_by.split())
     if NOP.match(created_by):
         text = NOP.sub("", created_by)
-        text = " ".join(text.split())
+        text = docker_form(" ".join(text.split()))
     elif SHELL_RUN.match(created_by):
         text = "RUN " + " ".join(SHELL_RUN.sub("", created_by).split())
     text = text.removesuffix(" # buildkit")
@@ -374,9 +406,17 @@ def base_steps(steps: list[Step], layers: list[Layer], base_history_length: int 
     for index in range(end, len(steps)):
         if not steps[index].empty:
             break
-        if steps[index].instruction.startswith("LABEL dockerlab.kit="):
+        if kit_label_key(steps[index].instruction) == KIT_LABEL:
             return index + 1
     return end
+
+
+def without_builder_mount_points(files: LayerFiles) -> LayerFiles:
+    """A layer without the empty /etc/hosts, /etc/hostname and /etc/resolv.conf that Buildah leaves in every
+    RUN layer (the files it mounts while the step runs; other builders keep them out of the image)."""
+    entries = [entry for entry in files.entries
+               if not (entry.kind == "file" and entry.size == 0 and entry.path in BUILDER_MOUNT_POINTS)]
+    return files if len(entries) == len(files.entries) else LayerFiles(entries, files.compression)
 
 
 def read_files(layers: list[Layer], layer_files: Sequence[LayerFiles | None]) -> None:
@@ -386,7 +426,7 @@ def read_files(layers: list[Layer], layer_files: Sequence[LayerFiles | None]) ->
         if files is None:
             layer.exported, layer.size = False, None
             continue
-        layer.changes, layer.whiteouts = tree.apply(files, layer.index)
+        layer.changes, layer.whiteouts = tree.apply(without_builder_mount_points(files), layer.index)
         layer.size = files.size
     live = tree.live_bytes()
     for layer in layers:

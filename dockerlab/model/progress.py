@@ -41,24 +41,30 @@ class BuildProgress:
         if "aux" in event and "ID" in event["aux"]:
             self.image_id = event["aux"]["ID"]
         for line in event.get("stream", "").splitlines():
-            line = line.rstrip()
-            if not line:
-                continue
-            match = STEP_LINE.match(line)
-            if match:
-                self.total_steps = int(match.group(2)) - self.label_steps
-                if int(match.group(1)) <= self.total_steps:
-                    self.steps.append(BuildStep(int(match.group(1)), match.group(3)))
-                continue
-            self.log.append(line)
-            if self.current is None:
-                continue
-            if line.strip() == "---> Using cache":
-                self.current.cached = True
-            elif not line.lstrip().startswith("--->") and not line.startswith("Removing intermediate"):
-                self.current.log.append(line)
-            if line.startswith("Successfully built "):
-                self.image_id = self.image_id or line.split()[-1]
+            if line.rstrip():
+                self.fold_line(line.rstrip())
+
+    def fold_line(self, line: str) -> None:
+        """Fold one line of the builder's output: a step begins, is taken from the cache, or logs a line."""
+        match = STEP_LINE.match(line)
+        if match:
+            self.total_steps = int(match.group(2)) - self.label_steps
+            if int(match.group(1)) <= self.total_steps:
+                self.steps.append(BuildStep(int(match.group(1)), match.group(3)))
+            return
+        self.log.append(line)
+        if self.current is None:
+            return
+        if line.strip() == "---> Using cache":
+            self.current.cached = True
+        elif not line.lstrip().startswith("--->") and not line.startswith("Removing intermediate"):
+            self.current.log.append(line)
+        if line.startswith("Successfully built "):
+            self.image_id = self.image_id or line.split()[-1]
+
+    def error_message(self, message: str) -> str:
+        """The builder's error as `build_failure` reads it (the classic builder's words already)."""
+        return message
 
 
 PULL_HEADER = "Pulling from "

@@ -117,6 +117,17 @@ def expand_reference(text: str) -> str:
     return parse_reference(text).full
 
 
+def familiar_name(name: str) -> str:
+    """A name as the `docker` CLI shows it: Podman's API spells every name out (`docker.io/library/ubuntu:1`,
+    `docker.io/ruud/partech`); the familiar form drops Docker Hub's host and official namespace
+    (`ubuntu:1`, `ruud/partech`). Other names, `<none>` and ids come back as they are."""
+    rest = name.removeprefix(f"{DOCKER_HUB}/")
+    if rest == name:
+        return name
+    official = rest.removeprefix(f"{OFFICIAL_NAMESPACE}/")
+    return rest if "/" in official.split("@")[0].split(":")[0] else official
+
+
 def registry_address(text: str) -> str:
     """A registry as `docker login` takes it (`127.0.0.1:5000`, `https://index.docker.io/v1/`) -> `host[:port]`."""
     address = re.sub(r"^[a-z]+://", "", str(text).strip()).split("/", 1)[0]

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import zstandard
 
+from dockerlab.engine.connection import connect_engine
+
 TRICKY_DOCKERFILE = r"""FROM dockerlab/busybox
 RUN mkdir -p /data/keep /data/opq /swap/dir && head -c 1000 /dev/urandom > /data/keep/a.bin && head -c 2000 /dev/urandom > /data/opq/old1 && head -c 3000 /dev/urandom > /data/opq/old2 && head -c 500 /dev/urandom > /swap/thing && echo x > /swap/dir/inner && head -c 4096 /dev/urandom > /big.bin && printf hello > "/data/with space é 文.txt" && ln /data/keep/a.bin /data/keep/hard.bin && ln -s /data/keep/a.bin /data/link
 ENV FOO=bar
@@ -27,8 +29,8 @@ COPY same.txt /dup.txt
 RUN rm -rf /swap/dir && mkdir /swap/dir && echo back > /swap/dir/again
 WORKDIR /data
 """
-# Files the engine puts into every container (not part of any image).
-RUNTIME_FILES = {".dockerenv", "etc/hosts", "etc/hostname", "etc/resolv.conf", "etc/mtab"}
+# Files the engine puts into every container (not part of any image): Docker's, and Podman's .containerenv.
+RUNTIME_FILES = {".dockerenv", "run/.containerenv", "etc/hosts", "etc/hostname", "etc/resolv.conf", "etc/mtab"}
 
 
 def write_context(folder: Path) -> Path:
@@ -70,7 +72,8 @@ def layer_steps(config: dict) -> list[str]:
 
 
 def layer_images(image: str, config: dict, context: Path, labels: dict) -> list[str]:
-    """The image id after each step that made a layer, bottom first. The classic builder keeps them; BuildKit
+    """The image id after each step that made a layer, bottom first. The classic builder keeps them; Buildah
+    keeps them too, but its history names them `<missing>` (then they are found by their layers); BuildKit
     keeps none (`<missing>`), so there the Dockerfile is built again cut after each such step: its cache
     gives the very same layers (checked by their diff_ids)."""
     rows = docker("history", "--no-trunc", "--format", "{{.ID}}", image).stdout.decode().split()
@@ -81,6 +84,8 @@ def layer_images(image: str, config: dict, context: Path, labels: dict) -> list[
         ids = [image_id for image_id, step in zip(reversed(rows), history) if not step.get("empty_layer")]
         assert len(ids) == len(diff_ids), (ids, diff_ids)
         return ids
+    if engine_is_podman():
+        return images_by_layers(diff_ids)
     lines = (context / "Dockerfile").read_text().splitlines()  # one instruction per line
     own = history[len(history) - (len(lines) - 1):]
     ids = [docker("image", "inspect", "--format", "{{.Id}}", lines[0].split()[1]).stdout.decode().strip()]
@@ -99,6 +104,18 @@ def layer_images(image: str, config: dict, context: Path, labels: dict) -> list[
         ids.append(built)
     assert len(ids) == len(diff_ids), (ids, diff_ids)
     return ids
+
+
+def engine_is_podman() -> bool:
+    return connect_engine().backend == "podman"
+
+
+def images_by_layers(diff_ids: list[str]) -> list[str]:
+    """For each layer, bottom first, an image on the engine whose top layer it is."""
+    ids = set(docker("images", "--all", "--quiet", "--no-trunc").stdout.decode().split())
+    by_layers = {tuple(attrs["RootFS"].get("Layers") or []): attrs["Id"]
+                 for attrs in json.loads(docker("image", "inspect", *ids).stdout)}
+    return [by_layers[tuple(diff_ids[:count])] for count in range(1, len(diff_ids) + 1)]
 
 
 def modified_by_layer(steps: list[str]) -> dict[int, set[str]]:
@@ -128,6 +145,13 @@ def tar_listing_sizes(layer_tar: Path) -> tuple[int, int]:
         if "/.wh." in "/" + fields[5]:
             whiteouts += 1
     return size, whiteouts
+
+
+def tar_names(layer_tar: Path) -> set[str]:
+    """GNU tar's list of the paths in a layer tar (no leading `./` or `/`, no trailing `/`)."""
+    out = subprocess.run(["tar", "-tf", str(layer_tar), "--quoting-style=literal"], check=True,
+                         capture_output=True).stdout.decode("utf-8", "replace")
+    return {posixpath.normpath(name).lstrip("/") for name in out.splitlines() if name}
 
 
 # --- archives in the layouts the engine here does not write -------------------------------------------

@@ -4,12 +4,14 @@ from __future__ import annotations
 import socket
 import threading
 
+from dockerlab.engine.connection import docker_host
+
 
 class CuttableProxy:
     """Forwards 127.0.0.1:<port> to the engine socket until `cut()` closes every connection."""
 
-    def __init__(self, target: str = "/var/run/docker.sock") -> None:
-        self.target = target
+    def __init__(self, target: str | None = None) -> None:
+        self.target = target or docker_host().removeprefix("unix://")  # the engine's socket (Docker's or Podman's)
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.sockets: list[socket.socket] = []

@@ -69,12 +69,27 @@ def test_syntax_error_is_one_sentence_and_leaves_files_alone(lab, tmp_path):
     before = snapshot(context)
     with pytest.raises(BuildFailed) as caught:
         lab.build(context, tag="dockerlab-test-bad")
-    # The engine's own words differ by version ("line 1" on 20.10; "on line 1", "(did you mean FROM?)" on 26).
+    # The engine's own words differ by version ("line 1" on 20.10; "on line 1", "(did you mean FROM?)" on 26);
+    # Buildah reads a line only when its step comes, so it finds no FROM at all.
     sentence = caught.value.explanation
-    assert sentence.startswith("The Dockerfile could not be read: dockerfile parse error")
-    assert "unknown instruction: FORM" in sentence and sentence.endswith(". Check the spelling of that line's instruction.")
+    if lab.engine.backend == "podman":
+        assert sentence == ("The Dockerfile could not be read: no FROM statement found. "
+                            "Check the spelling of the first instruction: a Dockerfile starts with FROM.")
+    else:
+        assert sentence.startswith("The Dockerfile could not be read: dockerfile parse error")
+        assert "unknown instruction: FORM" in sentence
+        assert sentence.endswith(". Check the spelling of that line's instruction.")
     assert "\n" not in sentence
     assert snapshot(context) == before
+
+
+def test_misspelt_instruction_after_from_is_named_on_every_engine(lab, tmp_path):
+    context = write_context(tmp_path / "ctx", "FROM dockerlab/busybox\nCPOY a /a\n")
+    with pytest.raises(BuildFailed) as caught:
+        lab.build(context, tag="dockerlab-test-bad")
+    sentence = caught.value.explanation
+    assert sentence.startswith("The Dockerfile could not be read: ") and "unknown instruction: CPOY" in sentence
+    assert sentence.endswith(". Check the spelling of that line's instruction.") and "\n" not in sentence
 
 
 def test_failing_run_names_the_step_shows_its_output_and_leaves_no_container(lab, tmp_path):

@@ -107,7 +107,8 @@ def test_rmi_is_refused_while_a_stopped_container_uses_the_image(lab, tmp_path):
         lab.rmi("lifecycle-doomed")
     assert refused.value.containers == ["lc-user"]
     assert "stopped ones count too" in refused.value.explanation
-    assert "is using its referenced image" in refused.value.detail  # the engine's own words
+    words = "image is in use by a container" if lab.engine.backend == "podman" else "is using its referenced image"
+    assert words in refused.value.detail  # the engine's own words
     lab.container("lc-user").remove()
     removed = lab.rmi("lifecycle-doomed")
     assert repr(removed).startswith("$ docker rmi lifecycle-doomed\nUntagged: lifecycle-doomed:latest")

@@ -22,8 +22,8 @@ from dockerlab.model.text import human_size
 from dockerlab.engine.session import Session
 
 from ..layer_images import (TRICKY_DOCKERFILE, docker, engine25_from_save, layer_images, layer_steps, legacy_from_save,
-                            modified_by_layer,
-                            rewrite_oci, saved_config, saves_blobs, tar_listing_sizes, visible_in, write_context)
+                            modified_by_layer, rewrite_oci, saved_config, saves_blobs, tar_listing_sizes, tar_names,
+                            visible_in, write_context)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def tricky(engine, session, tmp_path_factory):
     archives["docker save | gzip"] = gz
     for compression in ("gzip", "zstd"):
         out = folder / f"oci-{compression}.tar"
-        subprocess.run(["skopeo", "copy", "-q", f"docker-daemon:{tag}", f"oci-archive:{out}",
+        subprocess.run(["skopeo", "copy", "-q", "--src-daemon-host", engine.host, f"docker-daemon:{tag}", f"oci-archive:{out}",
                         "--dest-compress-format", compression], check=True, capture_output=True)
         archives[f"OCI {compression}"] = out
     archives["OCI nested index"] = rewrite_oci(archives["OCI zstd"], folder / "oci-nested.tar", nest_index=True)
@@ -70,9 +70,10 @@ def tricky(engine, session, tmp_path_factory):
     subprocess.run(["tar", "-xf", str(save), "-C", str(unpacked)], check=True)
     manifest = json.loads((unpacked / "manifest.json").read_text())[0]
     listings = [tar_listing_sizes(unpacked / path) for path in manifest["Layers"]]
+    names = [tar_names(unpacked / path) for path in manifest["Layers"]]
     with open(save, "rb") as stream:  # the engine's own layer blobs: plain tars, or gzip (the containerd store)
         own_compression = read_archive(stream, cache=None).layers[0].compression
-    return {"tag": tag, "build": build, "archives": archives, "visible": visible, "listings": listings,
+    return {"tag": tag, "build": build, "archives": archives, "visible": visible, "listings": listings, "names": names,
             "base": engine.api.inspect_image(BASE_IMAGE)["RootFS"]["Layers"], "steps": layer_steps(config),
             "modified": {k: paths for k, paths in modified_by_layer(layer_steps(config)).items() if listings[k][0]},
             "diff_ids": config["rootfs"]["diff_ids"],
@@ -88,7 +89,11 @@ def expected_changes(tricky: dict, k: int) -> dict[str, set[str]]:
     visible = tricky["visible"]
     before = set(visible[k - 1]) if k else set()
     after = set(visible[k])
-    return {"added": after - before, "deleted": before - after, "modified": tricky["modified"].get(k, set())}
+    # What the Dockerfile writes again, and a hard link to it where the store keeps the link (Podman's vfs),
+    # where the layer holds it (Buildah leaves a file copied again unchanged out of the layer).
+    resized = {path for path in before & after if visible[k - 1][path][0] != visible[k][path][0]}
+    modified = (tricky["modified"].get(k, set()) | resized) & tricky["names"][k]
+    return {"added": after - before, "deleted": before - after, "modified": modified}
 
 
 def second_copy_is_empty(tricky: dict) -> bool:
@@ -118,7 +123,9 @@ def test_every_layout_gives_the_changes_a_container_sees(tricky, layout):
     assert [layer.base for layer in model.layers] == [True] + [False] * (len(tricky["diff_ids"]) - 1)
     for k, layer in enumerate(model.layers):
         got = {kind: {c.path for c in layer.changes if c.change == kind} for kind in ("added", "deleted", "modified")}
-        assert got == expected_changes(tricky, k), f"layer {k}"
+        expected = expected_changes(tricky, k)
+        assert got == expected, (f"layer {k}", {kind: (got[kind] - expected[kind], expected[kind] - got[kind])
+                                                for kind in got})
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -162,14 +169,17 @@ def test_file_sizes_and_names_with_spaces_and_non_ascii(tricky):
     assert second["data/keep/a.bin"] == ("modified", 1005)
 
 
-def test_duplicate_layers_are_symlinks_in_the_save_and_read_twice(tricky):
+def test_duplicate_layers_are_symlinks_in_the_save_and_read_twice(engine, tricky):
     diff_ids = tricky["diff_ids"]
     repeated = [(diff_ids.index(diff_id), k) for k, diff_id in enumerate(diff_ids) if diff_ids.index(diff_id) != k]
-    rewritten = not second_copy_is_empty(tricky) and tricky["listings"][5][0] > 0  # BuildKit's is empty there
-    assert ((4, 5) in repeated) == rewritten  # the two identical COPY layers
+    # The two identical COPY layers are one layer, save where the second is empty (the containerd store, BuildKit)
+    # and where Buildah writes two different tars for them.
+    podman = engine.backend == "podman"
+    rewritten = not podman and not second_copy_is_empty(tricky) and tricky["listings"][5][0] > 0
+    assert ((4, 5) in repeated) == rewritten
     assert all(tricky["listings"][first] == tricky["listings"][again] for first, again in repeated)
-    with tarfile.open(tricky["archives"]["docker save (Engine <=24)"]) as tar:
-        assert any(m.issym() and m.name.endswith("/layer.tar") for m in tar.getmembers()) == bool(repeated)
+    with tarfile.open(tricky["archives"]["docker save (Engine <=24)"]) as tar:  # Podman links every layer.tar
+        assert any(m.issym() and m.name.endswith("/layer.tar") for m in tar.getmembers()) == (bool(repeated) or podman)
     image = read_archive(open(tricky["archives"]["docker save (Engine <=24)"], "rb"), cache=None)
     for first, again in repeated:  # a symlinked layer is read (from the layer it points to) for both places
         assert image.layers[again] is not None and image.layers[again].entries == image.layers[first].entries
@@ -296,7 +306,6 @@ def test_second_look_parses_only_layers_not_seen_before(engine, tricky, monkeypa
     read_engine_image(engine, BASE_IMAGE, cache=cache)
     assert len(parsed) == 1
     image = read_engine_image(engine, tricky["tag"], cache=cache)
-    workdir = isinstance(tricky["build"], BuildKitProgress)  # BuildKit makes a layer for WORKDIR
-    assert len(parsed) == 1 + 5 + workdir  # seven layers (eight): the base one is cached, two are the same layer
+    assert len(parsed) == 1 + len(set(tricky["diff_ids"][1:]))  # the base one is cached, a repeated one read once
     fresh = read_archive(open(tricky["archives"]["docker save (Engine <=24)"], "rb"), cache=None)
     assert [f.entries for f in image.layers] == [f.entries for f in fresh.layers]

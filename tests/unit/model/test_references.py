@@ -2,7 +2,7 @@
 import pytest
 
 from dockerlab.errors import InvalidReference
-from dockerlab.model.references import expand_reference, parse_reference, registry_address
+from dockerlab.model.references import expand_reference, familiar_name, parse_reference, registry_address
 
 
 @pytest.mark.parametrize("name, full", [
@@ -17,6 +17,21 @@ from dockerlab.model.references import expand_reference, parse_reference, regist
 ])
 def test_short_names_expand_like_docker(name, full):
     assert expand_reference(name) == full
+
+
+@pytest.mark.parametrize("spelt_out, familiar", [
+    ("docker.io/library/partech:latest", "partech:latest"),  # Podman's API spells every name out
+    ("docker.io/ruud/partech:1.0", "ruud/partech:1.0"),
+    ("docker.io/dockerlab/busybox", "dockerlab/busybox"),
+    ("docker.io/library/ubuntu@sha256:" + "a" * 64, "ubuntu@sha256:" + "a" * 64),
+    ("docker.io/library/team/app:1", "library/team/app:1"),  # the CLI keeps library/ for a deeper path
+    ("partech:latest", "partech:latest"),  # Docker's own answers are familiar already
+    ("127.0.0.1:5000/ruud/partech:1.0", "127.0.0.1:5000/ruud/partech:1.0"),
+    ("localhost/partech:latest", "localhost/partech:latest"),
+    ("<none>:<none>", "<none>:<none>"),
+])
+def test_names_shown_in_the_familiar_form_the_docker_cli_uses(spelt_out, familiar):
+    assert familiar_name(spelt_out) == familiar
 
 
 def test_parts_of_a_name():
