@@ -52,8 +52,8 @@ def tricky(engine, session, tmp_path_factory):
     archives["docker save | gzip"] = gz
     for compression in ("gzip", "zstd"):
         out = folder / f"oci-{compression}.tar"
-        subprocess.run(["skopeo", "copy", "-q", f"docker-daemon:{tag}", f"oci-archive:{out}",
-                        "--dest-compress-format", compression], check=True, capture_output=True)
+        subprocess.run(["skopeo", "copy", "-q", "--src-daemon-host", engine.host, f"docker-daemon:{tag}",
+                        f"oci-archive:{out}", "--dest-compress-format", compression], check=True, capture_output=True)
         archives[f"OCI {compression}"] = out
     archives["OCI nested index"] = rewrite_oci(archives["OCI zstd"], folder / "oci-nested.tar", nest_index=True)
 
