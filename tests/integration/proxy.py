@@ -4,22 +4,12 @@ from __future__ import annotations
 import socket
 import threading
 
-from dockerlab.engine.connection import docker_host
-
-
-def engine_socket() -> str:
-    """The unix socket of the engine the kit uses (DOCKER_HOST, the docker context, Docker's or Podman's)."""
-    host = docker_host()
-    if not host.startswith("unix://"):
-        raise RuntimeError(f"the engine is at {host}, not on a unix socket this proxy can front")
-    return host.removeprefix("unix://")
-
 
 class CuttableProxy:
     """Forwards 127.0.0.1:<port> to the engine socket until `cut()` closes every connection."""
 
-    def __init__(self, target: str | None = None) -> None:
-        self.target = target or engine_socket()
+    def __init__(self, target: str = "/var/run/docker.sock") -> None:
+        self.target = target
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.sockets: list[socket.socket] = []
