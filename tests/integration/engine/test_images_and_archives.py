@@ -19,8 +19,9 @@ from dockerlab.engine.build import BASE_IMAGE, stream_build
 from dockerlab.model.layers import build_image_layers
 from dockerlab.engine.session import Session
 
-from ..layer_images import (docker, engine25_from_save, layer_images, layer_steps, legacy_from_save, modified_by_layer,
-                            rewrite_oci, saved_config, saves_blobs, tar_listing_sizes, visible_in, write_context)
+from ..layer_images import (RUNTIME_FILES, docker, engine25_from_save, layer_images, layer_steps, legacy_from_save,
+                            modified_by_layer, rewrite_oci, saved_config, saves_blobs, tar_listing_sizes, visible_in,
+                            write_context)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +84,12 @@ def expected_changes(tricky: dict, k: int) -> dict[str, set[str]]:
     visible = tricky["visible"]
     before = set(visible[k - 1]) if k else set()
     after = set(visible[k])
-    return {"added": after - before, "deleted": before - after, "modified": tricky["modified"].get(k, set())}
+    # A file whose size a container sees change was modified too: the hard link to a.bin, where the store
+    # keeps hard links across layers (Podman's vfs; overlay2's copy-up breaks the link instead).
+    resized = {path for path in before & after if visible[k - 1][path][0] != visible[k][path][0]}
+    # Buildah keeps a layer for the second, identical COPY, with nothing in it (GNU tar lists no file).
+    written = tricky["modified"].get(k, set()) if tricky["listings"][k] != (0, 0) else set()
+    return {"added": after - before, "deleted": before - after, "modified": written | resized}
 
 
 def second_copy_is_empty(tricky: dict) -> bool:
@@ -110,7 +116,9 @@ def test_every_layout_gives_the_changes_a_container_sees(tricky, layout):
     model = model_of(image, tricky["base"])
     assert [layer.base for layer in model.layers] == [True] + [False] * (len(tricky["diff_ids"]) - 1)
     for k, layer in enumerate(model.layers):
-        got = {kind: {c.path for c in layer.changes if c.change == kind} for kind in ("added", "deleted", "modified")}
+        # Buildah's RUN leaves the runtime's mount points (etc/hosts...) in its layer: no container sees them.
+        got = {kind: {c.path for c in layer.changes if c.change == kind and c.path not in RUNTIME_FILES}
+               for kind in ("added", "deleted", "modified")}
         assert got == expected_changes(tricky, k), f"layer {k}"
 
 
@@ -158,7 +166,9 @@ def test_file_sizes_and_names_with_spaces_and_non_ascii(tricky):
 def test_duplicate_layers_are_symlinks_in_the_save_and_read_twice(tricky):
     diff_ids = tricky["diff_ids"]
     repeated = [(diff_ids.index(diff_id), k) for k, diff_id in enumerate(diff_ids) if diff_ids.index(diff_id) != k]
-    assert repeated == ([] if second_copy_is_empty(tricky) else [(4, 5)])  # the two identical COPY layers
+    # The two identical COPY layers; none where the engine keeps no layer (containerd) or an empty one (Buildah).
+    second_copy_repeats = not second_copy_is_empty(tricky) and tricky["listings"][5] != (0, 0)
+    assert repeated == ([(4, 5)] if second_copy_repeats else [])
     with tarfile.open(tricky["archives"]["docker save (Engine <=24)"]) as tar:
         assert any(m.issym() and m.name.endswith("/layer.tar") for m in tar.getmembers()) == bool(repeated)
     image = read_archive(open(tricky["archives"]["docker save (Engine <=24)"], "rb"), cache=None)
