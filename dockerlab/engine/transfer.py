@@ -110,14 +110,15 @@ def transfer(engine: Engine, action: str, ref: Reference, shown: str, auth: dict
     """`docker push` or `docker pull`, streamed; `TransferFailed` unless the registry confirmed a digest."""
     progress = TransferProgress()
     api = engine.api
-    if action == "push" and found_or_none(lambda: api.inspect_image(shown), f"find the image {shown}") is None:
+    if action == "push" and image_id_of(engine, shown) is None:
         raise TransferFailed(
             f"There is no local image called {shown} to push; give an image that name first with "
             f"lab.tag(IMAGE, '{ref.repository}', '{ref.tag}').")
+    before = image_id_of(engine, shown) if action == "pull" and engine.backend == "podman" else None
     try:
         with sdk_refusals():
             if action == "push":
-                    events = api.push(ref.repository, ref.tag, stream=True, decode=True, auth_config=auth)
+                events = api.push(ref.repository, ref.tag, stream=True, decode=True, auth_config=auth)
             else:
                 events = api.pull(ref.repository, tag=ref.digest or ref.tag, stream=True, decode=True,
                                   auth_config=auth)
@@ -131,19 +132,39 @@ def transfer(engine: Engine, action: str, ref: Reference, shown: str, auth: dict
         progress.error = f"the engine stopped answering ({type(error).__name__})"
     if progress.error:
         raise TransferFailed(explain_transfer_failure(action, shown, ref, progress.error))
-    if action == "pull" and not progress.digest:
-        progress.digest = ref.digest or pulled_digest(engine, shown)
+    if engine.backend == "podman":
+        said_as_the_docker_cli_says(engine, action, ref, shown, progress, before)
     if not progress.digest:
         raise TransferFailed(f"{'Pushing' if action == 'push' else 'Pulling'} {shown} did not finish: the "
                              "registry never confirmed a digest; try again.")
     return progress
 
 
+def image_id_of(engine: Engine, shown: str) -> str | None:
+    """The id of the local image called `shown`, or None when there is none."""
+    found = found_or_none(lambda: engine.api.inspect_image(shown), f"find the image {shown}")
+    return found["Id"] if found else None
+
+
+def said_as_the_docker_cli_says(engine: Engine, action: str, ref: Reference, shown: str, progress: TransferProgress,
+                                before: str | None) -> None:
+    """Podman's API names the tag in the push header and says nothing of a pull's source, digest or outcome:
+    the docker CLI's lines, made from the reference, the engine's record and whether the image changed."""
+    if action == "push":
+        tagged = f":{ref.tag}]"
+        if progress.header.endswith(tagged):
+            progress.header = progress.header.removesuffix(tagged) + "]"
+        return
+    progress.header = progress.header or f"{ref.digest or ref.tag}: Pulling from {ref.path}"
+    progress.digest = progress.digest or ref.digest or pulled_digest(engine, shown)
+    if not progress.outcome:
+        changed = before is None or before != image_id_of(engine, shown)
+        progress.outcome = f"Status: {'Downloaded newer image' if changed else 'Image is up to date'} for {shown}"
+
+
 def pulled_digest(engine: Engine, shown: str) -> str:
     """The manifest digest a pull just fetched, where the engine printed none (Podman): its own API keeps
     the last one written as the image's `Digest` (its RepoDigests pair every name with every digest)."""
-    if engine.backend != "podman":
-        return ""
     url = f"{engine.api.base_url}/v{PODMAN_API}/libpod/images/{quote(shown, safe='/:@')}/json"
     found = found_or_none(lambda: engine.api._result(engine.api._get(url), json=True), f"find the image {shown}")
     return (found or {}).get("Digest", "")
