@@ -170,7 +170,9 @@ def test_duplicate_layers_are_symlinks_in_the_save_and_read_twice(tricky):
     second_copy_repeats = not second_copy_is_empty(tricky) and tricky["listings"][5] != (0, 0)
     assert repeated == ([(4, 5)] if second_copy_repeats else [])
     with tarfile.open(tricky["archives"]["docker save (Engine <=24)"]) as tar:
-        assert any(m.issym() and m.name.endswith("/layer.tar") for m in tar.getmembers()) == bool(repeated)
+        # A layer.tar linked to another (Podman links every one to its top-level DIGEST.tar instead).
+        links = [m for m in tar.getmembers() if m.issym() and m.name.endswith("/layer.tar")]
+        assert any(m.linkname.endswith("/layer.tar") for m in links) == bool(repeated)
     image = read_archive(open(tricky["archives"]["docker save (Engine <=24)"], "rb"), cache=None)
     for first, again in repeated:  # a symlinked layer is read (from the layer it points to) for both places
         assert image.layers[again] is not None and image.layers[again].entries == image.layers[first].entries
@@ -287,6 +289,7 @@ def test_second_look_parses_only_layers_not_seen_before(engine, tricky, monkeypa
     read_engine_image(engine, BASE_IMAGE, cache=cache)
     assert len(parsed) == 1
     image = read_engine_image(engine, tricky["tag"], cache=cache)
-    assert len(parsed) == 1 + 5  # seven layers: the base one is cached, two are the same layer
+    # seven layers: the base one is cached, and the two identical COPY layers are read once where they are one
+    assert len(parsed) == 1 + len(set(tricky["diff_ids"]) - set(tricky["base"]))
     fresh = read_archive(open(tricky["archives"]["docker save (Engine <=24)"], "rb"), cache=None)
     assert [f.entries for f in image.layers] == [f.entries for f in fresh.layers]
