@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
-import re
 import tarfile
 import zlib
 from dataclasses import dataclass, field
@@ -29,7 +28,6 @@ from .cache import CACHE, LayerCache
 from .streams import MemberReader, PrefixedReader
 from .tars import layer_entries, open_tar, sniff
 
-TOP_LEVEL_LAYER = re.compile(r"[0-9a-f]{64}\.tar")  # Podman's docker-archive: a layer named by its digest
 JSON_LIMIT = 64 << 20  # configs, manifests and indexes are small; anything bigger is not one
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
 
@@ -74,12 +72,10 @@ class _Members:
 
 
 def blob_digest(path: str) -> str | None:
-    """`blobs/sha256/HEX` -> `sha256:HEX`; Podman's docker-archive names each layer `HEX.tar` by its digest."""
+    """`blobs/sha256/HEX` -> `sha256:HEX`."""
     parts = path.split("/")
     if len(parts) == 3 and parts[0] == "blobs":
         return f"{parts[1]}:{parts[2]}"
-    if len(parts) == 1 and TOP_LEVEL_LAYER.fullmatch(path):
-        return f"sha256:{path.removesuffix('.tar')}"
     return None
 
 

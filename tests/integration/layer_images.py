@@ -27,8 +27,8 @@ COPY same.txt /dup.txt
 RUN rm -rf /swap/dir && mkdir /swap/dir && echo back > /swap/dir/again
 WORKDIR /data
 """
-# Files the engine puts into every container (not part of any image; Podman's is /run/.containerenv).
-RUNTIME_FILES = {".dockerenv", "run/.containerenv", "etc/hosts", "etc/hostname", "etc/resolv.conf", "etc/mtab"}
+# Files the engine puts into every container (not part of any image).
+RUNTIME_FILES = {".dockerenv", "etc/hosts", "etc/hostname", "etc/resolv.conf", "etc/mtab"}
 
 
 def write_context(folder: Path) -> Path:
@@ -70,17 +70,11 @@ def layer_steps(config: dict) -> list[str]:
 
 
 def layer_images(image: str, config: dict) -> list[str]:
-    """An image id whose top layer is each layer, bottom first: the one `docker history` names on the step
-    that made the layer (the classic builder), or on a later step that made none (Podman names one there)."""
+    """The image id after each step that made a layer, bottom first (the classic builder keeps them)."""
     rows = docker("history", "--no-trunc", "--format", "{{.ID}}", image).stdout.decode().split()
     history = config["history"]
     assert len(rows) == len(history), (rows, history)
-    groups: list[list[str]] = []  # per layer: its step's id, then the ids of the steps up to the next layer
-    for image_id, step in zip(reversed(rows), history):
-        if not step.get("empty_layer") or not groups:
-            groups.append([])
-        groups[-1].append(image_id)
-    ids = [next((image_id for image_id in group if not image_id.endswith("<missing>")), group[0]) for group in groups]
+    ids = [image_id for image_id, step in zip(reversed(rows), history) if not step.get("empty_layer")]
     assert len(ids) == len(config["rootfs"]["diff_ids"]), (ids, config["rootfs"]["diff_ids"])
     return ids
 

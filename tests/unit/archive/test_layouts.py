@@ -10,8 +10,6 @@ import tarfile
 import pytest
 import zstandard
 
-from dockerlab.archive import layouts
-from dockerlab.archive.cache import LayerCache
 from dockerlab.archive.layouts import read_archive
 from dockerlab.errors import ArchiveError
 
@@ -56,42 +54,6 @@ def docker_save(layers: list[bytes], hardlink_duplicates: bool = False) -> bytes
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
-
-
-def podman_save(layers: list[bytes]) -> bytes:
-    """Podman's docker-archive: each layer once, at the top as `DIFFHEX.tar`, linked from `ID/layer.tar`."""
-    diff_ids = ["sha256:" + hashlib.sha256(data).hexdigest() for data in layers]
-    config = json.dumps({"rootfs": {"type": "layers", "diff_ids": diff_ids},
-                         "history": [{"created_by": f"step {i}"} for i in range(len(layers))]}).encode()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        def add(name: str, data: bytes | None = None, link: str = "") -> None:
-            info = tarfile.TarInfo(name)
-            if link:
-                info.type, info.linkname = tarfile.SYMTYPE, link
-                tar.addfile(info)
-            else:
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-        paths = []
-        for index, (data, diff_id) in enumerate(zip(layers, diff_ids)):
-            add(f"{diff_id.removeprefix('sha256:')}.tar", data)
-            paths.append(f"{index:064x}/layer.tar")
-            add(paths[-1], link=f"../{diff_id.removeprefix('sha256:')}.tar")
-        add("config.json", config)
-        add("manifest.json", json.dumps([{"Config": "config.json", "RepoTags": ["t:1"], "Layers": paths}]).encode())
-    return buffer.getvalue()
-
-
-def test_podman_archives_are_read_and_their_cached_layers_not_parsed_again(monkeypatch):
-    layers = [layer_tar([("a", b"1")]), layer_tar([("b", b"22")])]
-    cache, parsed = LayerCache(), []
-    real = layouts.layer_entries
-    monkeypatch.setattr(layouts, "layer_entries", lambda *args: parsed.append(1) or real(*args))
-    first = read_archive(io.BytesIO(podman_save(layers)), cache=cache)
-    assert [layer.entries[0].path for layer in first.layers] == ["a", "b"] and len(parsed) == 2
-    again = read_archive(io.BytesIO(podman_save(layers)), cache=cache)
-    assert len(parsed) == 2 and [layer.entries for layer in again.layers] == [layer.entries for layer in first.layers]
 
 
 def test_pax_global_headers_and_long_names_are_read():
