@@ -123,7 +123,8 @@ def test_podman_checks_a_loopback_login_as_localhost_and_a_tls_refusal_says_what
     assert checked_address(podman, "127.0.0.1:45123") == "localhost:45123"  # its API skips TLS for localhost only
     assert checked_address(docker_engine, "127.0.0.1:45123") == "127.0.0.1:45123"
     assert checked_address(podman, "registry.example:5000") == "registry.example:5000"
-    tls = 'pinging container registry 127.0.0.1:45123: Get "https://127.0.0.1:45123/v2/": http: server gave HTTP response to HTTPS client'
+    tls = ('pinging container registry 127.0.0.1:45123: Get "https://127.0.0.1:45123/v2/": '
+           'http: server gave HTTP response to HTTPS client')
     sentence = explain_transfer_failure("pull", str(REF), REF, tls)
     assert "wants HTTPS at 127.0.0.1:45123" in sentence and "make setup" in sentence
 
