@@ -15,7 +15,7 @@ from ..errors import LoginFailed, TransferFailed
 from ..model.progress import TransferProgress
 from ..model.references import DOCKER_HUB, Reference
 from .connection import Engine
-from .translate import ENGINE_ERRORS, explanation, found_or_none, sdk_refusals
+from .translate import ENGINE_ERRORS, explanation, found_or_none, sdk_refusals, translated
 
 HUB_LOGIN_ADDRESS = "https://index.docker.io/v1/"  # the key the engine and the SDK use for Docker Hub
 LOOPBACK = "127.0.0.1"
@@ -160,6 +160,20 @@ def said_as_the_docker_cli_says(engine: Engine, action: str, ref: Reference, sho
     if not progress.outcome:
         changed = before is None or before != image_id_of(engine, shown)
         progress.outcome = f"Status: {'Downloaded newer image' if changed else 'Image is up to date'} for {shown}"
+
+
+def keep_digest_reference(engine: Engine, ref: Reference, digest: str, auth: dict | None) -> str | None:
+    """`REPOSITORY@DIGEST`, kept as a name of the image after a push or a pull by tag, as Docker keeps it
+    (it outlives the tag); None where the engine keeps it itself. Podman names an image by digest only when
+    pulled by it: the manifest is fetched again (its layers are here already)."""
+    if engine.backend != "podman" or ref.digest or not digest:
+        return None
+    reference = f"{ref.repository}@{digest}"
+    with translated(f"record {reference}"):
+        with sdk_refusals():
+            for _ in engine.api.pull(ref.repository, tag=digest, stream=True, decode=True, auth_config=auth):
+                pass
+    return reference
 
 
 def pulled_digest(engine: Engine, shown: str) -> str:
