@@ -15,6 +15,7 @@ from dockerlab.engine.connection import connect_engine
 from dockerlab.engine.processes import owner_is_alive
 from dockerlab.errors import DockerlabError
 from dockerlab.model.labels import SESSION_LABEL
+from tests.lesson_parts import SWARM_TAG, missing_parts, reason_to_skip
 
 
 def labelled_resources() -> set[tuple[str, str, str]] | None:
@@ -37,6 +38,21 @@ def labelled_resources() -> set[tuple[str, str, str]] | None:
 
 def runs_lessons(session: pytest.Session) -> bool:
     return any(type(item).__name__ == "IPyNbCell" for item in session.items)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Lesson cells that need a part this engine lacks (Swarm on Podman) are skipped, with the reason."""
+    cells = [item for item in items if type(item).__name__ == "IPyNbCell"]
+    if not any(SWARM_TAG in item.cell.get("metadata", {}).get("tags", []) for item in cells):
+        return
+    try:
+        missing = missing_parts(connect_engine())
+    except DockerlabError:
+        return  # no engine: the cells fail on their own, with the kit's sentence
+    for item in cells:
+        reason = reason_to_skip(item.cell, missing)
+        if reason is not None:
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

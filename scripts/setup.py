@@ -6,7 +6,8 @@ Standard library only (it runs before the virtual environment exists). Steps:
    installed with apt when we are root on Debian/Ubuntu; otherwise the missing ones are named;
    the engine is Docker (`docker.io`, plus `docker-cli` and `docker-buildx` where apt has them, as on
    Debian 13), or Podman with `DOCKERLAB_ENGINE=podman` or when Podman is there and Docker is not;
-2. Podman only: its Docker-compatible API service, started as root when its socket does not answer;
+2. Podman only: the loopback registries marked as plain HTTP (a drop-in of its own, as Docker allows
+   127.0.0.0/8 by itself), then its Docker-compatible API service, started as root when its socket does not answer;
 3. `.venv` with the kit installed (editable, with its `test` extra), reinstalled only when pyproject.toml changed;
 4. the engine: `dockerlab doctor --fix` starts Docker when allowed, builds the base image, and reports.
 """
@@ -16,7 +17,9 @@ import ctypes.util
 import http.client
 import os
 import shutil
+import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -28,6 +31,19 @@ STAMP = VENV / ".dockerlab-installed"
 DOCKER_SOCKET = Path("/var/run/docker.sock")
 PODMAN_SOCKET = Path("/run/podman/podman.sock")
 PODMAN_LOG = Path("/var/log/dockerlab-podman.log")
+PODMAN_PLAIN_HTTP = Path("/etc/containers/registries.conf.d/50-dockerlab-loopback.conf")
+PLAIN_HTTP_CONF = """\
+# Written by dockerlab's `make setup`: the lessons' registry listens on 127.0.0.1 over plain HTTP. Docker
+# allows plain HTTP to 127.0.0.0/8 by itself; Podman needs to be told. Only loopback addresses are named;
+# delete this file (then restart Podman's service) to undo.
+[[registry]]
+location = "127.0.0.1"
+insecure = true
+
+[[registry]]
+location = "localhost"
+insecure = true
+"""
 BUILDX_PLUGIN_DIRS = ["/usr/libexec/docker/cli-plugins", "/usr/lib/docker/cli-plugins",
                       "/usr/local/lib/docker/cli-plugins", str(Path.home() / ".docker" / "cli-plugins")]
 
@@ -152,6 +168,38 @@ def install_system_parts(podman: bool) -> None:
         say(f"missing {what}: install it, e.g. `sudo apt-get install {package}`")
 
 
+def mark_loopback_registries_plain_http() -> None:
+    """Podman speaks plain HTTP to a registry only where registries.conf says so, read when its service
+    starts: a drop-in of the kit's own (the learner's registries.conf untouched), the service reloaded."""
+    if PODMAN_PLAIN_HTTP.exists() and PODMAN_PLAIN_HTTP.read_text() == PLAIN_HTTP_CONF:
+        return
+    if os.geteuid() != 0:
+        say(f"Podman: the lessons' registry (127.0.0.1, plain HTTP) needs {PODMAN_PLAIN_HTTP}; run `make setup` "
+            "as root once to write it")
+        return
+    PODMAN_PLAIN_HTTP.parent.mkdir(parents=True, exist_ok=True)
+    PODMAN_PLAIN_HTTP.write_text(PLAIN_HTTP_CONF)
+    say(f"Podman: loopback registries marked as plain HTTP in {PODMAN_PLAIN_HTTP}")
+    pid = socket_owner(PODMAN_SOCKET)
+    if pid is not None:
+        os.kill(pid, signal.SIGHUP)  # Podman's service reloads its configuration on SIGHUP
+        say(f"Podman's API service (pid {pid}) reloaded its configuration")
+
+
+def socket_owner(path: Path) -> int | None:
+    """The pid of the Podman process serving this unix socket, or None (no answer, or not Podman's own)."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+        pid = struct.unpack("3i", probe.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+        command = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return None
+    finally:
+        probe.close()
+    return pid if command == "podman" else None
+
+
 def start_podman_service(wait_seconds: int = 60) -> None:
     """Podman's Docker-compatible API on its rootful socket, started in the background as root."""
     if socket_answers(PODMAN_SOCKET):
@@ -215,6 +263,7 @@ def main() -> None:
     podman = wants_podman()
     install_system_parts(podman)
     if podman:
+        mark_loopback_registries_plain_http()
         start_podman_service()
     install_venv()
     install_browser()

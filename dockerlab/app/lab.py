@@ -17,7 +17,7 @@ from ..engine.registry import Registry, sweep_stale_registries
 from ..engine.registry_container import RegistryContainer, registry_where_the_engine_is
 from ..engine.session import Session
 from ..engine.swarm import Swarm
-from ..engine.transfer import check_login, transfer
+from ..engine.transfer import check_login, keep_digest_reference, transfer
 from ..engine.translate import translated
 from ..errors import BuildFailed, Interrupted, NotOwned, TransferFailed
 from ..model.labels import check_user_labels, session_filter
@@ -298,7 +298,9 @@ class Lab:
         """`docker push REF` with a progress bar per layer; `TransferFailed` unless the registry has it all."""
         reference = parse_reference(ref)
         progress = self._transfer("push", reference, ref, show)
-        return self._transfer_result("push", reference, ref, progress, inspect_image(self.engine, ref)["Id"])
+        image_id = inspect_image(self.engine, ref)["Id"]
+        self._keep_digest_reference(reference, progress, image_id)
+        return self._transfer_result("push", reference, ref, progress, image_id)
 
     def pull(self, ref: str, show: bool | None = None) -> TransferResult:
         """`docker pull REF` with a progress bar per layer; `clean()` removes the name it made."""
@@ -306,6 +308,7 @@ class Lab:
         progress = self._transfer("pull", reference, ref, show)
         image_id = inspect_image(self.engine, ref)["Id"]
         self._made_refs[_ref_key(reference)] = image_id
+        self._keep_digest_reference(reference, progress, image_id)
         return self._transfer_result("pull", reference, ref, progress, image_id)
 
     def rmi(self, ref: str) -> Output:
@@ -327,6 +330,12 @@ class Lab:
     def _inspect_image(self, ref: str) -> dict:
         parse_reference(ref)  # an image id parses too: a bad name is refused before the engine is asked
         return inspect_image(self.engine, ref)
+
+    def _keep_digest_reference(self, reference: Reference, progress: TransferProgress, image_id: str) -> None:
+        """`NAME@DIGEST` names the image as on Docker (Podman: made here, so `clean()` removes it)."""
+        kept = keep_digest_reference(self.engine, reference, progress.digest, self._credentials.get(reference.registry))
+        if kept is not None:
+            self._made_refs[kept] = image_id
 
     def _transfer(self, action: str, reference: Reference, shown: str, show: bool | None) -> TransferProgress:
         view = None

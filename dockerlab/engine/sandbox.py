@@ -353,6 +353,22 @@ def start_failure_code(error: Exception) -> int | None:
     return None
 
 
+RUNTIME_SUFFIXES = (": unknown", ": OCI runtime attempted to invoke a command that was not found",
+                    ": OCI permission denied")  # what runc adds under Docker, and under Podman
+
+
+def start_failure_reason(error: Exception) -> str:
+    """The runtime's reason a command could not start, as `docker run` prints it on every engine:
+    `exec: "other": executable file not found in $PATH`."""
+    reason = explanation(error)
+    if "exec: " not in reason:
+        return reason
+    reason = reason[reason.rfind("exec: "):]
+    for suffix in RUNTIME_SUFFIXES:
+        reason = reason.removesuffix(suffix)
+    return reason
+
+
 def logged_output(session: Session, container_id: str, stdout: bytes, stderr: bytes) -> tuple[bytes, bytes]:
     """What an exited container printed, from its log: the engine's record, complete once it has exited.
 
@@ -382,18 +398,16 @@ def sandboxed_run(session: Session, image: str, command: list[str] | None, limit
     container_id = created["Id"]
     reader = None
     try:
-        reader = OutputReader(api.attach(container_id, stdout=True, stderr=True, stream=True, logs=True, demux=True),
-                              limits.output_bytes)
-        reader.start()
-        try:
+        try:  # Podman prepares the container when attaching: a command that cannot start fails there
+            reader = OutputReader(api.attach(container_id, stdout=True, stderr=True, stream=True, logs=True,
+                                             demux=True), limits.output_bytes)
+            reader.start()
             api.start(container_id)
         except docker.errors.APIError as error:
             outcome.exit_code = start_failure_code(error)
             if outcome.exit_code is None:
                 raise
-            reason = explanation(error)
-            reason = reason[reason.rfind("exec: "):].removesuffix(": unknown") if "exec: " in reason else reason
-            outcome.stderr = f"docker: {reason}\n"  # e.g. exec: "other": executable file not found in $PATH
+            outcome.stderr = f"docker: {start_failure_reason(error)}\n"
             return outcome
         finished = reader.done.wait(limits.timeout) and (reader.overflowed or exited_in_time(
             session, container_id, started + limits.timeout))  # output closed, yet still running?

@@ -25,8 +25,21 @@ from .processes import owner_is_alive
 from .session import Session
 from .translate import found_or_none, translated
 
+NO_SWARM = ("Podman has no Swarm mode (`docker swarm` and `docker service` exist on Docker engines only), so "
+            "this part of the lesson needs Docker; the rest of the lesson works here.")
 CONVERGE_SECONDS = 90
 SWARM_WAIT_SECONDS = 600  # how long `init` waits for another notebook to be done with the swarm
+
+
+def has_swarm(engine: Engine) -> bool:
+    """Whether the engine has Swarm mode at all (Docker's engines do, Podman does not)."""
+    return engine.backend != "podman"
+
+
+def check_has_swarm(engine: Engine) -> None:
+    """`SwarmError` with one sentence on an engine without Swarm mode."""
+    if not has_swarm(engine):
+        raise SwarmError(NO_SWARM)
 
 
 def wait_until_swarm_is_free(engine: Engine, session_id: str, seconds: float = SWARM_WAIT_SECONDS) -> str:
@@ -69,6 +82,7 @@ class Swarm:
 
         Another notebook using the engine's swarm right now is waited for (it leaves at its end).
         """
+        check_has_swarm(self.engine)
         command = docker_command("swarm", "init", "--advertise-addr", advertise_addr)
         while True:
             state = wait_until_swarm_is_free(self.engine, self.session.id, wait_seconds)
@@ -172,6 +186,7 @@ class Swarm:
 
     def leave(self) -> Output:
         """`docker swarm leave --force`: this session's services go, then the engine leaves the swarm it started."""
+        check_has_swarm(self.engine)
         command = docker_command("swarm", "leave", "--force")
         if not swarm_is_active(self.engine):
             return Output(command, "This engine is not in a swarm: nothing to leave.")
@@ -188,6 +203,7 @@ class Swarm:
         return session_filter(self.session.id)
 
     def _check_active(self) -> None:
+        check_has_swarm(self.engine)
         if not swarm_is_active(self.engine):
             raise SwarmError("This engine is not a swarm manager yet; start a swarm first with "
                              "lab.swarm.init() (`docker swarm init`).")

@@ -7,6 +7,7 @@ never reported as a success.
 from __future__ import annotations
 
 from typing import Callable
+from urllib.parse import quote
 
 import docker
 
@@ -14,14 +15,26 @@ from ..errors import LoginFailed, TransferFailed
 from ..model.progress import TransferProgress
 from ..model.references import DOCKER_HUB, Reference
 from .connection import Engine
-from .translate import ENGINE_ERRORS, explanation, found_or_none
+from .translate import ENGINE_ERRORS, explanation, found_or_none, sdk_refusals, translated
 
 HUB_LOGIN_ADDRESS = "https://index.docker.io/v1/"  # the key the engine and the SDK use for Docker Hub
+LOOPBACK = "127.0.0.1"
+PODMAN_API = "4.0.0"  # the version of Podman's own API asked for the one thing the compatible API lacks
+PODMAN_PLAIN_HTTP_FILE = "/etc/containers/registries.conf.d/50-dockerlab-loopback.conf"  # made by `make setup`
 
 
 def login_key(address: str) -> str:
     """How the engine and the SDK name a registry for credentials (Docker Hub has its legacy URL)."""
     return HUB_LOGIN_ADDRESS if address == DOCKER_HUB else address
+
+
+def checked_address(engine: Engine, address: str) -> str:
+    """Where the engine checks a login: Podman's API checks a plain-HTTP registry only when it is named
+    `localhost:PORT`, so the kit's `127.0.0.1:PORT` (the same registry) is checked under that name there."""
+    host, _, port = address.rpartition(":")
+    if engine.backend == "podman" and host == LOOPBACK and port.isdigit():
+        return f"localhost:{port}"
+    return address
 
 
 def explain_login_failure(address: str, username: str, message: str) -> str:
@@ -36,6 +49,9 @@ def explain_login_failure(address: str, username: str, message: str) -> str:
 def unreachable_reason(address: str, message: str) -> str:
     """Why a registry could not be reached, in words, or "" when the message is about something else."""
     low = message.lower()
+    if "http response to https client" in low:
+        return (f"the engine wants HTTPS at {address}, which serves plain HTTP; on Podman run `make setup` as root "
+                f"(it marks the loopback registries as plain HTTP in {PODMAN_PLAIN_HTTP_FILE})")
     if "connection refused" in low:
         return (f"nothing answers at {address} (is the registry stopped?). Start it (`dockerlab registry "
                 "start`, or lab.start_registry()) and try again")
@@ -48,7 +64,7 @@ def unreachable_reason(address: str, message: str) -> str:
 
 def check_login(engine: Engine, address: str, username: str, password: str) -> None:
     """Check the credentials with the engine (`docker login`); the SDK's in-memory copy is dropped at once."""
-    key = login_key(address)
+    key = login_key(checked_address(engine, address))
     try:
         engine.api.login(username, password, registry=key, reauth=True)
     except docker.errors.APIError as error:
@@ -94,27 +110,75 @@ def transfer(engine: Engine, action: str, ref: Reference, shown: str, auth: dict
     """`docker push` or `docker pull`, streamed; `TransferFailed` unless the registry confirmed a digest."""
     progress = TransferProgress()
     api = engine.api
-    if action == "push" and found_or_none(lambda: api.inspect_image(shown), f"find the image {shown}") is None:
+    if action == "push" and image_id_of(engine, shown) is None:
         raise TransferFailed(
             f"There is no local image called {shown} to push; give an image that name first with "
             f"lab.tag(IMAGE, '{ref.repository}', '{ref.tag}').")
+    before = image_id_of(engine, shown) if action == "pull" and engine.backend == "podman" else None
     try:
-        if action == "push":
-            events = api.push(ref.repository, ref.tag, stream=True, decode=True, auth_config=auth)
-        else:
-            events = api.pull(ref.repository, tag=ref.digest or ref.tag, stream=True, decode=True,
-                              auth_config=auth)
-        for event in events:
-            progress.apply(event)
-            if on_progress is not None:
-                on_progress(progress)
+        with sdk_refusals():
+            if action == "push":
+                events = api.push(ref.repository, ref.tag, stream=True, decode=True, auth_config=auth)
+            else:
+                events = api.pull(ref.repository, tag=ref.digest or ref.tag, stream=True, decode=True,
+                                  auth_config=auth)
+            for event in events:
+                progress.apply(event)
+                if on_progress is not None:
+                    on_progress(progress)
     except docker.errors.APIError as error:
         progress.error = explanation(error)
     except ENGINE_ERRORS as error:
         progress.error = f"the engine stopped answering ({type(error).__name__})"
     if progress.error:
         raise TransferFailed(explain_transfer_failure(action, shown, ref, progress.error))
+    if engine.backend == "podman":
+        said_as_the_docker_cli_says(engine, action, ref, shown, progress, before)
     if not progress.digest:
         raise TransferFailed(f"{'Pushing' if action == 'push' else 'Pulling'} {shown} did not finish: the "
                              "registry never confirmed a digest; try again.")
     return progress
+
+
+def image_id_of(engine: Engine, shown: str) -> str | None:
+    """The id of the local image called `shown`, or None when there is none."""
+    found = found_or_none(lambda: engine.api.inspect_image(shown), f"find the image {shown}")
+    return found["Id"] if found else None
+
+
+def said_as_the_docker_cli_says(engine: Engine, action: str, ref: Reference, shown: str, progress: TransferProgress,
+                                before: str | None) -> None:
+    """Podman's API names the tag in the push header and says nothing of a pull's source, digest or outcome:
+    the docker CLI's lines, made from the reference, the engine's record and whether the image changed."""
+    if action == "push":
+        tagged = f":{ref.tag}]"
+        if progress.header.endswith(tagged):
+            progress.header = progress.header.removesuffix(tagged) + "]"
+        return
+    progress.header = progress.header or f"{ref.digest or ref.tag}: Pulling from {ref.path}"
+    progress.digest = progress.digest or ref.digest or pulled_digest(engine, shown)
+    if not progress.outcome:
+        changed = before is None or before != image_id_of(engine, shown)
+        progress.outcome = f"Status: {'Downloaded newer image' if changed else 'Image is up to date'} for {shown}"
+
+
+def keep_digest_reference(engine: Engine, ref: Reference, digest: str, auth: dict | None) -> str | None:
+    """`REPOSITORY@DIGEST`, kept as a name of the image after a push or a pull by tag, as Docker keeps it
+    (it outlives the tag); None where the engine keeps it itself. Podman names an image by digest only when
+    pulled by it: the manifest is fetched again (its layers are here already)."""
+    if engine.backend != "podman" or ref.digest or not digest:
+        return None
+    reference = f"{ref.repository}@{digest}"
+    with translated(f"record {reference}"):
+        with sdk_refusals():
+            for _ in engine.api.pull(ref.repository, tag=digest, stream=True, decode=True, auth_config=auth):
+                pass
+    return reference
+
+
+def pulled_digest(engine: Engine, shown: str) -> str:
+    """The manifest digest a pull just fetched, where the engine printed none (Podman): its own API keeps
+    the last one written as the image's `Digest` (its RepoDigests pair every name with every digest)."""
+    url = f"{engine.api.base_url}/v{PODMAN_API}/libpod/images/{quote(shown, safe='/:@')}/json"
+    found = found_or_none(lambda: engine.api._result(engine.api._get(url), json=True), f"find the image {shown}")
+    return (found or {}).get("Digest", "")

@@ -44,6 +44,33 @@ def explanation(error: BaseException) -> str:
     return str(getattr(error, "explanation", None) or error)
 
 
+def stream_refusal(error: KeyError) -> docker.errors.APIError | None:
+    """The refusal behind the SDK's `KeyError: 'message'`: Podman answers a failed push with an error status
+    whose body is a stream event (`{"error": ..., "errorDetail": ...}`), which the SDK cannot read."""
+    cause = error.__context__
+    response = getattr(cause, "response", None)
+    if not isinstance(cause, requests.exceptions.HTTPError) or response is None:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    words = ((body.get("errorDetail") or {}).get("message") or body.get("error")) if isinstance(body, dict) else None
+    return docker.errors.APIError(cause, response=response, explanation=words) if words else None
+
+
+@contextmanager
+def sdk_refusals() -> Iterator[None]:
+    """Engine calls whose refusals always leave as `docker.errors.APIError`, whatever the engine's body."""
+    try:
+        yield
+    except KeyError as error:
+        refusal = stream_refusal(error)
+        if refusal is None:
+            raise
+        raise refusal from None
+
+
 def explain(error: BaseException, doing: str = "do that", *, image: str | None = None,
             container: str | None = None) -> DockerlabError:
     """The kit's error for one SDK failure while trying to `doing` (with the image or container it was about)."""
@@ -62,7 +89,8 @@ def explain(error: BaseException, doing: str = "do that", *, image: str | None =
 def translated(doing: str, *, image: str | None = None, container: str | None = None) -> Iterator[None]:
     """Run engine calls; any SDK failure leaves as the kit's error (see `explain`)."""
     try:
-        yield
+        with sdk_refusals():
+            yield
     except ENGINE_ERRORS as error:
         raise explain(error, doing, image=image, container=container) from None
 

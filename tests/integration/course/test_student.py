@@ -7,6 +7,9 @@ import pytest
 from nbclient import NotebookClient
 
 from dockerlab.course.student import SOLUTION_TAG, generate
+from dockerlab.engine.connection import connect_engine
+
+from tests.lesson_parts import without_missing_parts
 
 REPO = Path(__file__).resolve().parents[3]
 LESSONS = sorted(path.name for path in (REPO / "notebooks").glob("*.ipynb"))
@@ -36,6 +39,7 @@ def student(tmp_path_factory):
         if name not in executed:
             notebook = nbformat.read(folder / name, as_version=4)
             assert all(not cell.outputs for cell in code_cells(notebook)), f"{name}: outputs not cleared"
+            without_missing_parts(notebook, connect_engine(), name)
             NotebookClient(notebook, timeout=600, kernel_name="python3", allow_errors=True,
                            resources={"metadata": {"path": str(folder)}}).execute()
             executed[name] = notebook

@@ -15,7 +15,7 @@ from dockerlab.app.lab import Lab
 from dockerlab.engine.cleanup import sweep_stale_sessions
 from dockerlab.engine.session import Session
 from dockerlab.engine.cleanup import GWBRIDGE, release_swarm, swarm_is_active, swarm_labels
-from dockerlab.engine.swarm import wait_until_swarm_is_free
+from dockerlab.engine.swarm import NO_SWARM, has_swarm, wait_until_swarm_is_free
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "notebooks" / "examples"
 
@@ -23,6 +23,8 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "notebooks" / "examples"
 @pytest.fixture
 def engine():
     engine = connect_engine()
+    if not has_swarm(engine):
+        pytest.skip(NO_SWARM)  # the Swarm part only; see the test below for what the kit says there
     ensure_base_image(engine)
     state = wait_until_swarm_is_free(engine, session_id="")  # another notebook's lesson 09 may hold it
     if state != "free":
@@ -125,3 +127,24 @@ def test_a_finished_sessions_swarm_is_swept(engine):
     assert gone.id in sweep_stale_sessions(engine)
     assert not swarm_is_active(engine)
     assert session_leftovers(engine, gone.id) == []
+
+
+def test_every_swarm_helper_answers_one_sentence_without_a_swarm():
+    """On Podman (no Swarm mode) each helper says so; on Docker, outside a swarm, each asks for `init` first."""
+    engine = connect_engine()
+    if has_swarm(engine) and swarm_is_active(engine):
+        pytest.skip("the shared engine is in a swarm right now (another notebook's lesson 09)")
+    lab = Lab(engine)
+    calls = [lab.swarm.nodes, lab.swarm.services, lambda: lab.swarm.tasks("hello"),
+             lambda: lab.swarm.scale("hello", 2), lambda: lab.swarm.remove_service("hello")]
+    expected = "This engine is not a swarm manager yet;"
+    if not has_swarm(engine):
+        calls += [lab.swarm.init, lab.swarm.leave, lambda: lab.swarm.create_service("hello", "dockerlab/busybox")]
+        expected = NO_SWARM
+    try:
+        for call in calls:
+            with pytest.raises(SwarmError) as said:
+                call()
+            assert str(said.value).startswith(expected)
+    finally:
+        lab.clean()  # cleaning up works there too

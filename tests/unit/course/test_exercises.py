@@ -10,7 +10,7 @@ from dockerlab.errors import BadAnswer, BuildFailed, CheckRefused, ExerciseNotFo
 from dockerlab.course.exercises import all_exercise_ids, answer_digest, answer_is_right, evaluate, explain_output_difference, load_exercise, validate_answer
 from dockerlab.course.feedback import CheckResult, Progress
 from dockerlab.course.grading import check_submission, literal_answers
-from dockerlab.engine.sandbox import logged_output, measure_context, start_failure_code
+from dockerlab.engine.sandbox import logged_output, measure_context, start_failure_code, start_failure_reason
 from dockerlab.model.limits import Limits, RunOutcome
 from dockerlab.course.student import student_version
 
@@ -308,3 +308,13 @@ def test_a_command_that_cannot_start_gets_the_exit_code_docker_run_gives():
     assert start_failure_code(Exception(not_found)) == 127
     assert start_failure_code(Exception("exec: /data/run.sh: permission denied")) == 126
     assert start_failure_code(Exception("driver failed programming external connectivity")) is None
+
+
+def test_a_command_that_cannot_start_is_told_as_docker_run_tells_it_on_every_engine():
+    docker_says = 'OCI runtime create failed: exec: "other": executable file not found in $PATH: unknown'
+    podman_says = ('preparing container c6c38dad9a02 for attach: runc: runc create failed: unable to start container '
+                   'process: exec: "other": executable file not found in $PATH: OCI runtime attempted to invoke a '
+                   'command that was not found')  # Podman 5.4, recorded
+    for said in (docker_says, podman_says):
+        assert start_failure_code(Exception(said)) == 127
+        assert start_failure_reason(Exception(said)) == 'exec: "other": executable file not found in $PATH'

@@ -1,11 +1,12 @@
 """The registry's pure parts: folding recorded push/pull events, the failure sentences, config and users."""
 import json
+from types import SimpleNamespace
 
 import bcrypt
 
 from dockerlab.model.references import parse_reference
 from dockerlab.engine.registry import registry_config, write_htpasswd
-from dockerlab.engine.transfer import explain_login_failure, explain_transfer_failure
+from dockerlab.engine.transfer import checked_address, explain_login_failure, explain_transfer_failure
 from dockerlab.model.progress import TransferProgress
 from dockerlab.model.results import TransferResult
 
@@ -115,6 +116,17 @@ def test_a_refused_login_names_the_user_not_the_password():
                                      "login attempt to http://127.0.0.1:45123/v2/ failed with status: 401 Unauthorized")
     assert sentence == ("Login to 127.0.0.1:45123 failed: the registry refused user 'ruud' with that password. "
                         "Check both (they are case-sensitive) and log in again.")
+
+
+def test_podman_checks_a_loopback_login_as_localhost_and_a_tls_refusal_says_what_to_do():
+    podman, docker_engine = SimpleNamespace(backend="podman"), SimpleNamespace(backend="docker")
+    assert checked_address(podman, "127.0.0.1:45123") == "localhost:45123"  # its API skips TLS for localhost only
+    assert checked_address(docker_engine, "127.0.0.1:45123") == "127.0.0.1:45123"
+    assert checked_address(podman, "registry.example:5000") == "registry.example:5000"
+    tls = ('pinging container registry 127.0.0.1:45123: Get "https://127.0.0.1:45123/v2/": '
+           'http: server gave HTTP response to HTTPS client')
+    sentence = explain_transfer_failure("pull", str(REF), REF, tls)
+    assert "wants HTTPS at 127.0.0.1:45123" in sentence and "make setup" in sentence
 
 
 def test_htpasswd_holds_bcrypt_hashes_only(tmp_path):

@@ -3,7 +3,7 @@ import docker
 import pytest
 import requests
 
-from dockerlab.engine.translate import explain, removed, translated
+from dockerlab.engine.translate import explain, removed, sdk_refusals, translated
 from dockerlab.errors import ContainerNotFound, EngineRefused, EngineUnavailable, ImageNotFound
 
 
@@ -44,3 +44,33 @@ def test_removed_tells_gone_from_kept():
         raise api_error(409, "in use")
 
     assert removed(lambda: None) is True and removed(gone) is None and removed(kept) is False
+
+
+# Podman 5.4's answer to a push whose registry cannot be reached (recorded): an error status whose body is a
+# stream event, without the "message" the SDK reads (so the SDK itself fails with KeyError: 'message').
+PODMAN_PUSH_REFUSAL = (b'{"errorDetail":{"message":"trying to reuse blob sha256:d6328aad at destination: pinging '
+                       b'container registry 127.0.0.1:9: connect: connection refused"},"error":"trying to reuse blob '
+                       b'sha256:d6328aad at destination: pinging container registry 127.0.0.1:9: connect: connection '
+                       b'refused"}')
+
+
+def sdk_reads(status: int, body: bytes) -> None:
+    """What the SDK does with an engine's error answer (its own code, on a recorded body)."""
+    response = requests.Response()
+    response.status_code, response._content, response.url = status, body, "http+docker://localhost/v1.41/x"
+    docker.APIClient._raise_for_status(None, response)
+
+
+def test_a_refusal_in_stream_form_is_the_engines_words_not_a_key_error():
+    with pytest.raises(KeyError):
+        sdk_reads(500, PODMAN_PUSH_REFUSAL)  # the SDK alone
+    with pytest.raises(docker.errors.APIError) as refused:
+        with sdk_refusals():
+            sdk_reads(500, PODMAN_PUSH_REFUSAL)
+    assert refused.value.explanation.endswith("pinging container registry 127.0.0.1:9: connect: connection refused")
+    with pytest.raises(EngineRefused, match="connection refused"):
+        with translated("push it"):
+            sdk_reads(500, PODMAN_PUSH_REFUSAL)
+    with pytest.raises(KeyError):  # any other KeyError is not an engine's answer
+        with sdk_refusals():
+            {}["message"]
