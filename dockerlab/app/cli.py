@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..archive.layouts import read_archive
 from ..course.grading import check_submission, grade
+from ..course.student import generate
 from ..engine.cleanup import sweep_stale_sessions
 from ..engine.connection import connect_engine
 from ..engine.images import base_image_layers, load_container_layer, load_image_layers
@@ -199,7 +200,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_student(args: argparse.Namespace) -> int:
-    from ..course.student import generate  # here: it imports nbformat, which takes seconds
+
     for line in generate(Path(args.source), Path(args.out), force=args.force):
         print(line)
     return 0
