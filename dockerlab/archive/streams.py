@@ -4,6 +4,7 @@ Nothing here is held longer than it takes to pass: skipped bytes are dropped as 
 """
 from __future__ import annotations
 
+import gzip
 import io
 import threading
 from queue import Full, Queue
@@ -60,12 +61,13 @@ _scratch = threading.local()  # one buffer per thread for skipping by reading, r
 
 
 def skip(stream, size: int) -> int:
-    """Move `stream` `size` bytes forward: by its own `skip` or `seek` where it has one, else by reading."""
+    """Move `stream` `size` bytes forward: by its own `skip` or `seek` where it has a cheap one, else by reading
+    (a megabyte at a time)."""
     if size <= 0:
         return 0
     if hasattr(stream, "skip"):
         return stream.skip(size)
-    if getattr(stream, "seekable", lambda: False)():
+    if getattr(stream, "seekable", lambda: False)() and not isinstance(stream, gzip.GzipFile):  # it seeks 8 KiB at a time
         stream.seek(size, io.SEEK_CUR)  # past the end, the next read comes back empty and says so
         return size
     if not hasattr(_scratch, "buffer"):

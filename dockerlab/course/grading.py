@@ -16,8 +16,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-
 from ..engine.build import BASE_IMAGE
 from ..engine.connection import Engine
 from ..engine.containers import file_in_image
@@ -207,6 +205,8 @@ class Submission:
 
 def notebook_submission(path: Path, workdir: Path) -> Submission:
     """Rebuild a notebook's files (`%%writefile` cells) and literal quiz answers, without running it."""
+    import nbformat  # here: its import takes seconds (jsonschema) that the `dockerlab` CLI need not pay
+
     notebook = nbformat.read(path, as_version=4)
     folder = workdir / path.stem
     folder.mkdir(parents=True)

@@ -19,8 +19,6 @@ import json
 import shutil
 from pathlib import Path
 
-import nbformat
-
 from .exercises import all_exercise_ids, load_exercise
 
 SOLUTION_TAG = "solution"
@@ -60,7 +58,7 @@ def replace_solution(cell) -> str:
     return "\n".join(kept)
 
 
-def student_version(instructor) -> nbformat.NotebookNode:
+def student_version(instructor) -> "nbformat.NotebookNode":
     """A copy with solutions stubbed, hidden checks removed and outputs cleared."""
     notebook = copy.deepcopy(instructor)
     cells = []
@@ -83,6 +81,8 @@ def student_version(instructor) -> nbformat.NotebookNode:
 
 def learner_edited(path: Path) -> bool:
     """True when the student notebook at `path` was changed since it was generated (or is not ours)."""
+    import nbformat  # here: its import takes seconds (jsonschema) that other `dockerlab` commands need not pay
+
     try:
         existing = nbformat.read(path, as_version=4)
     except (OSError, ValueError):
@@ -93,6 +93,8 @@ def learner_edited(path: Path) -> bool:
 
 def generate(source: Path, out: Path, force: bool = False) -> list[str]:
     """Write the student version of every notebook in `source` to `out`; one line per notebook."""
+    import nbformat  # see `learner_edited`
+
     out.mkdir(parents=True, exist_ok=True)
     lines = []
     for path in sorted(source.glob("*.ipynb")):
