@@ -80,7 +80,7 @@ def layer_images(image: str, config: dict, context: Path, labels: dict) -> list[
     history = config["history"]
     assert len(rows) == len(history), (rows, history)
     diff_ids = config["rootfs"]["diff_ids"]
-    if "<missing>" not in rows:
+    if not any("<missing>" in row for row in rows):  # Podman writes sha256:<missing>
         ids = [image_id for image_id, step in zip(reversed(rows), history) if not step.get("empty_layer")]
         assert len(ids) == len(diff_ids), (ids, diff_ids)
         return ids
