@@ -17,7 +17,6 @@ KIT_LABEL = "dockerlab.kit"  # kit-wide resources (the base image): not owned by
 GWBRIDGE_LABEL = "dockerlab.made-gwbridge"  # on a swarm: its init made docker_gwbridge
 REGISTRY_USERS_LABEL = "dockerlab.registry-users"  # on a registry's container: who may log in (names only)
 KIT_LABEL_STEP = re.compile(r'^LABEL "?(dockerlab\.(?:session|kit))"?=\S*$')  # Buildah quotes key and value
-SESSION_LABEL_STEP = re.compile(r'^LABEL "?dockerlab\.session"?=\S*$')
 
 
 def session_labels(session_id: str) -> dict[str, str]:
@@ -50,7 +49,7 @@ def is_kit_label(instruction: str) -> bool:
 def is_session_label(instruction: str) -> bool:
     """The step the classic builder adds for the session's label (BuildKit adds none): never shown, so a
     build looks the same on both builders."""
-    return bool(SESSION_LABEL_STEP.match(instruction))
+    return kit_label_key(instruction) == SESSION_LABEL
 
 
 def without_kit_label_value(instruction: str) -> str:
