@@ -8,7 +8,8 @@
 # socket and DOCKERLAB_ENGINE_ADDRESS the container's address: `make test` of REMOTE_TESTS.
 # Each engine's whole output goes to /var/tmp/dockerlab-engines/NAME.log (the run before is kept as
 # NAME.previous.log); its last line (also printed) is the pytest summary and the wall time.
-# ENGINE_TIMEOUT (seconds, default 7200) stops a run that hangs. TARGET=bench runs `make bench` instead
+# ENGINES_WORK (default /var/tmp/dockerlab-engines) holds logs and stores; runs with different ones may
+# go side by side. ENGINE_TIMEOUT (seconds, default 7200) stops a run that hangs. TARGET=bench runs `make bench` instead
 # (`make bench-engine`): its summary is the benchmarks' ratio lines.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -84,6 +85,8 @@ run_kit_here() (  # docker-26-remote: once the container's engine is ready, `mak
 
 run_engine() {
   local name="$1" store container="dockerlab-engine-$1" log="$work/$1$suffix.log" dir="$work/$1"
+  # Another ENGINES_WORK is another run: its container gets its own name (runs side by side).
+  [ "$work" = /var/tmp/dockerlab-engines ] || container+="-$(basename "$work")"
   store="$(store_of "$name")" || { say "unknown engine '$name' ($ENGINES)"; return 2; }
   local env=(-e "ENGINE=$name" -e "REPO=$repo" -e "TARGET=$target" -e PIP_CERT=/etc/ssl/host-ca.crt) mounts=()
   [ "$name" != docker-26-remote ] || mounts=(-v "$dir/run:/run/remote")
