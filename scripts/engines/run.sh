@@ -8,6 +8,7 @@
 # socket and DOCKERLAB_ENGINE_ADDRESS the container's address: `make test` of REMOTE_TESTS.
 # Each engine's whole output goes to /var/tmp/dockerlab-engines/NAME.log (the run before is kept as
 # NAME.previous.log); its last line (also printed) is the pytest summary and the wall time.
+# TESTS (optional) runs only those files inside, as `make test TESTS=...` does.
 # ENGINES_WORK (default /var/tmp/dockerlab-engines) holds logs and stores; runs with different ones may
 # go side by side. ENGINE_TIMEOUT (seconds, default 7200) stops a run that hangs. TARGET=bench runs `make bench` instead
 # (`make bench-engine`): its summary is the benchmarks' ratio lines.
@@ -90,6 +91,7 @@ run_engine() {
   store="$(store_of "$name")" || { say "unknown engine '$name' ($ENGINES)"; return 2; }
   local env=(-e "ENGINE=$name" -e "REPO=$repo" -e "TARGET=$target" -e PIP_CERT=/etc/ssl/host-ca.crt) mounts=()
   [ "$name" != docker-26-remote ] || mounts=(-v "$dir/run:/run/remote")
+  [ -z "${TESTS:-}" ] || [ "$name" = docker-26-remote ] || env+=(-e "TESTS=$TESTS")  # a subset, as `make test TESTS=...`
   if [ "$name" = podman-5 ]; then
     # Until the kit finds Podman's socket itself, name it (PODMAN_DOCKER_HOST= leaves it to the kit).
     env+=(-e DOCKERLAB_ENGINE=podman)
