@@ -33,7 +33,7 @@ clean: setup
 # The suite on other engines: a bare Debian 13 container with its own engine inside (never this host's
 # socket), a clone of REPO (its committed HEAD), the README's `make test` there. Root and a running host
 # engine needed. Logs: /var/tmp/dockerlab-engines/NAME.log; the last line is the result and wall time.
-# docker-26-remote: the engine in that container, the kit on this host (lessons 01-03 and the remote tests).
+# docker-26-remote: the engine in that container, the kit on this host (lessons 01, 02, 09 sharing and the remote tests).
 ENGINES := docker-26 docker-26-containerd podman-5
 ALL_ENGINES := $(ENGINES) docker-26-remote
 REPO ?= $(CURDIR)

@@ -1,4 +1,4 @@
-"""Lesson parts that need what an engine may lack: code cells tagged `needs-swarm` (lesson 09's Swarm
+"""Lesson parts that need what an engine may lack: code cells tagged `needs-swarm` (lesson 11's Swarm
 part) are skipped, with the reason printed, on an engine without Swarm mode (Podman). Nothing else is
 ever skipped; the lesson itself says so in one sentence."""
 from __future__ import annotations

@@ -212,7 +212,7 @@ class Lab:
 
     @property
     def swarm(self) -> Swarm:
-        """`docker swarm` / `docker service` for this notebook (lesson 09)."""
+        """`docker swarm` / `docker service` for this notebook (lesson 11)."""
         return Swarm(self.session)
 
     def layers(self, image: str, files: bool = False) -> ImageLayers:

@@ -27,7 +27,7 @@ say() { echo "engines: $*"; }
 
 ENGINES="docker-26, docker-26-containerd, podman-5, docker-26-remote"
 REMOTE_TESTS="tests/unit/engine/test_connection.py tests/integration/engine/test_registry_container.py \
-notebooks/01-first-image.ipynb notebooks/02-layers.ipynb notebooks/03-sharing.ipynb"
+notebooks/01-first-image.ipynb notebooks/02-layers.ipynb notebooks/09-sharing.ipynb"
 
 store_of() {
   case "$1" in

@@ -3,7 +3,7 @@
 JupyterLab serves a temporary copy of `notebooks/` (the saved lessons are never modified) on
 127.0.0.1 with a token; Playwright drives Debian's chromium (no browser download). For each lesson that
 exists: no error output, and the things a learner must see rendered: the build progress widget
-(lesson 01), the layer diagram as SVG (lessons 02, 05, 06, 07), and quiz widgets that answer when an
+(lesson 01), the layer diagram as SVG (lessons 02, 05, 07, 08), and quiz widgets that answer when an
 answer is picked and Check is pressed. A lesson that is not written yet is reported as skipped, never
 as passed. Lesson 02's diagram is saved as the README's screenshot under `docs/` when DOCKERLAB_REFRESH_SCREENSHOT is set.
 """
@@ -48,7 +48,7 @@ CHROMIUM = Path(SYSTEM_CHROMIUM) if SYSTEM_CHROMIUM else playwright_chromium()
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 LESSONS = sorted(path.stem for path in NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
-DIAGRAM_LESSONS = ["02", "05", "06", "07"]
+DIAGRAM_LESSONS = ["02", "05", "07", "08"]
 # Safety nets so nothing can hang CI forever; never performance limits (ms): a lesson's cells may take
 # up to LESSON_WAIT_MS, a page or menu step up to UI_WAIT_MS.
 LESSON_WAIT_MS = 10 * 60 * 1000

@@ -85,7 +85,7 @@ def test_student_versions_hide_answers_and_give_starters(student):
     check = code_cells(layers, 'dockerlab.check("layers-tidy-download")')[0]
     assert "200.0 kB that nobody can see any more (/tmp/tool.tar)" in outputs_text(check)
 
-    sharing = student("03-sharing.ipynb")
+    sharing = student("09-sharing.ipynb")
     assert "registry.school.example:5000/sam/partech:2.0" not in "\n".join(cell.source for cell in sharing.cells)
     naming = code_cells(sharing, 'dockerlab.check("sharing-name-for-registry"')[0]
     assert "--answer partech:2.0" in outputs_text(naming)  # the stub's answer, checked and not yet right
@@ -95,7 +95,7 @@ def test_student_versions_hide_answers_and_give_starters(student):
     tool = outputs_text(code_cells(containers, 'dockerlab.check("entrypoint-cmd")')[0])
     assert "base image's CMD (sh)" in tool and "ENTRYPOINT is echo" in tool  # the starter, checked as it is
 
-    swarm = student("09-swarm.ipynb")
+    swarm = student("11-swarm.ipynb")
     assert "docker service scale web=5" not in "\n".join(cell.source for cell in swarm.cells)
     scale = outputs_text(code_cells(swarm, 'dockerlab.check("swarm-scale-command"')[0])
     assert "--answer 'docker service'" in scale

@@ -26,7 +26,7 @@ def engine():
     if not has_swarm(engine):
         pytest.skip(NO_SWARM)  # the Swarm part only; see the test below for what the kit says there
     ensure_base_image(engine)
-    state = wait_until_swarm_is_free(engine, session_id="")  # another notebook's lesson 09 may hold it
+    state = wait_until_swarm_is_free(engine, session_id="")  # another notebook's lesson 11 may hold it
     if state != "free":
         pytest.skip(f"the shared engine's swarm is {state} (not ours to use); these tests need it free")
     gwbridge_before = bool(engine.api.networks(names=[GWBRIDGE]))
@@ -133,7 +133,7 @@ def test_every_swarm_helper_answers_one_sentence_without_a_swarm():
     """On Podman (no Swarm mode) each helper says so; on Docker, outside a swarm, each asks for `init` first."""
     engine = connect_engine()
     if has_swarm(engine) and swarm_is_active(engine):
-        pytest.skip("the shared engine is in a swarm right now (another notebook's lesson 09)")
+        pytest.skip("the shared engine is in a swarm right now (another notebook's lesson 11)")
     lab = Lab(engine)
     calls = [lab.swarm.nodes, lab.swarm.services, lambda: lab.swarm.tasks("hello"),
              lambda: lab.swarm.scale("hello", 2), lambda: lab.swarm.remove_service("hello")]

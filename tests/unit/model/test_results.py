@@ -1,4 +1,4 @@
-"""The equivalent `docker` command lines and the stable text forms of results (lessons 01-09)."""
+"""The equivalent `docker` command lines and the stable text forms of results (lessons 01-11)."""
 from dockerlab.engine.containers import run_command_line
 from dockerlab.model.results import Output, Table
 from dockerlab.model.text import docker_command
