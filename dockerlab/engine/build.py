@@ -2,18 +2,23 @@
 
 `stream_build` builds as `docker build` does on the engine: with BuildKit (`buildkit_build`, through
 `docker buildx build`) where that is the engine's default builder, else with the classic builder
-(`classic_build`, through `client.api.build(decode=True)`). Either reports each event as it comes, so a
-notebook can show live progress; it records which steps came from the build cache and turns a failure
-into a `BuildFailed` naming the failing step and its last log lines.
+(`classic_build`, through the engine's `POST /build`, streamed by `classic_build_events`). Either reports
+each event as it comes, so a notebook can show live progress; it records which steps came from the build
+cache and turns a failure into a `BuildFailed` naming the failing step and its last log lines.
 """
 from __future__ import annotations
 
 import io
+import json
 import re
+from contextlib import closing
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import docker
+import urllib3
+from docker.api.build import process_dockerfile
+from docker.utils import tar
 
 from ..errors import BuildFailed
 from ..model.buildah import BuildahProgress
@@ -81,26 +86,25 @@ def buildkit_build(engine: Engine, path: str | Path, tag: str | None, labels: di
 
 def classic_build(engine: Engine, path: str | Path, tag: str | None, labels: dict[str, str],
                   dockerfile: str = "Dockerfile", on_progress: OnProgress | None = None,
-                  fileobj: io.BytesIO | None = None, **build_options) -> BuildProgress:
+                  fileobj: io.BytesIO | None = None, timeout: float | None = None, **build_options) -> BuildProgress:
     """Build with the classic builder, streaming events into `on_progress`; raise `BuildFailed`.
 
-    `build_options` go to `APIClient.build` as they are (the sandbox passes limits and a timeout).
+    `fileobj` is a ready tar of the context; `build_options` are `POST /build` query parameters (the
+    sandbox's limits: networkmode, memory, memswap, cpushares, cgroupparent); `timeout` (seconds) is how
+    long the stream may stay silent before `TimeoutError`.
     """
     if fileobj is None:
         check_context(Path(path), dockerfile)
     progress = BuildahProgress() if engine.default_builder == "Buildah" else BuildProgress(label_steps=len(labels))
-    kwargs = dict(tag=tag, rm=True, forcerm=True, decode=True, labels=labels, dockerfile=dockerfile, **build_options)
-    if fileobj is not None:
-        kwargs.update(fileobj=fileobj, custom_context=True)
-    else:
-        kwargs.update(path=str(path))
+    query = dict(t=tag, rm=True, forcerm=True, labels=json.dumps(labels), dockerfile=dockerfile, **build_options)
     try:
-        for event in engine.api.build(**kwargs):
-            progress.apply(event)
-            if on_progress:
-                on_progress(progress, event)
-            if "error" in event:
-                raise build_failure(progress, event["error"])
+        with closing(classic_build_events(engine.api, Path(path), query, fileobj, timeout)) as events:
+            for event in events:
+                progress.apply(event)
+                if on_progress:
+                    on_progress(progress, event)
+                if "error" in event:
+                    raise build_failure(progress, event["error"])
     except docker.errors.APIError as error:
         raise build_failure(progress, error.explanation or str(error)) from None
     except CONNECTION_LOST as error:
@@ -108,6 +112,41 @@ def classic_build(engine: Engine, path: str | Path, tag: str | None, labels: dic
     if not progress.image_id:
         raise build_failure(progress, "the builder finished without reporting an image")
     return progress
+
+
+def dockerignore_patterns(root: Path) -> list[str]:
+    """The patterns of the context's `.dockerignore` (none when there is no such file), as the builder reads them."""
+    ignore = root / ".dockerignore"
+    if not ignore.is_file():
+        return []
+    lines = [line.strip() for line in ignore.read_text(errors="replace").splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def classic_build_events(api: docker.APIClient, path: Path, query: dict, fileobj: io.BytesIO | None = None,
+                         timeout: float | None = None) -> Iterator[dict]:
+    """`POST /build` with the context packed as the SDK packs it (`.dockerignore` applied), its decoded events
+    as they come. A raw call because the SDK's `APIClient.build` cannot pass `cgroupparent`. The response is
+    closed however the caller stops reading, which makes the engine cancel the build (and kill its RUN step)."""
+    packed = fileobj is None
+    if packed:
+        dockerfile = process_dockerfile(query["dockerfile"], str(path))  # (its name in the tar, text if outside)
+        fileobj = tar(str(path), exclude=dockerignore_patterns(path), dockerfile=dockerfile)
+        query = {**query, "dockerfile": dockerfile[0]}
+    headers = {"Content-Type": "application/tar"}
+    api._set_auth_headers(headers)  # a FROM may name a registry the learner logged in to
+    try:
+        response = api._post(api._url("/build"), params={k: v for k, v in query.items() if v is not None},
+                             data=fileobj, headers=headers, stream=True, timeout=timeout)
+    finally:
+        if packed:
+            fileobj.close()
+    try:
+        yield from api._stream_helper(response, decode=True)
+    except urllib3.exceptions.ReadTimeoutError:
+        raise TimeoutError(f"the build sent nothing for {timeout:g} s") from None
+    finally:
+        response.close()
 
 
 def build_failure(progress: BuildProgress, message: str) -> BuildFailed:

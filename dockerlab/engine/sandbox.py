@@ -5,8 +5,9 @@ a pids limit, a CPU share, a read-only root with a small tmpfs at /tmp, no capab
 no-new-privileges, a non-root user where the exercise allows, a wall-clock timeout (stop, then kill)
 and a cap on the output it may print (read as it comes, so a flood is never held in memory). Builds
 get no network, memory and CPU limits and a deadline; their contexts are measured (size, files,
-symlinks) before anything is packed. With BuildKit, a build's RUN steps run under a cgroup parent that
-carries the pids, memory and CPU limits (`build_cgroup`). Limits are probed once per engine before they
+symlinks) before anything is packed, and the output they print is capped. A build's RUN steps run under
+a cgroup parent that carries the pids, memory and CPU limits (`build_cgroup`): BuildKit's
+`--cgroup-parent`, the classic builder's `cgroupparent`. Limits are probed once per engine before they
 are relied on.
 """
 from __future__ import annotations
@@ -27,7 +28,7 @@ from docker.utils.build import PatternMatcher
 
 from ..errors import BuildFailed, CheckRefused, EngineUnavailable
 from ..model.limits import Limits, RunOutcome
-from .build import BASE_IMAGE, buildkit_build, check_context, classic_build
+from .build import BASE_IMAGE, buildkit_build, check_context, classic_build, dockerignore_patterns
 from .buildx import uses_buildkit
 from .session import Session
 from .translate import ENGINE_ERRORS, explanation, translated
@@ -124,16 +125,19 @@ _build_cap_bites: dict[str, bool] = {}
 
 
 def build_pids_cap_bites(session: Session) -> bool:
-    """Build (with BuildKit) a RUN step that starts more processes than `build_cgroup` allows; True if the
-    builder stopped it (probed once per engine: a builder may ignore a cgroup parent)."""
+    """Build a RUN step that starts more processes than `build_cgroup` allows, with the engine's builder;
+    True if the builder stopped it (probed once per engine: a builder may ignore a cgroup parent).
+    Buildah (Podman) is not probed: its RUN steps get no cgroup parent here."""
     key = session.engine.host
+    if key not in _build_cap_bites and session.engine.default_builder == "Buildah":
+        _build_cap_bites[key] = False
     if key not in _build_cap_bites:
         probe = Limits(pids=PIDS_PROBE_LIMIT)
         with tempfile.TemporaryDirectory(prefix="dockerlab-probe-") as folder:
             cgroup = build_cgroup(session, probe)
             (Path(folder) / "Dockerfile").write_text(BUILD_PROBE.format(base=BASE_IMAGE, nonce=secrets.token_hex(8)))
             try:
-                limited_build(session, Path(folder), probe, cgroup, buildkit=True)
+                limited_build(session, Path(folder), probe, cgroup, buildkit=uses_buildkit(session.engine))
                 _build_cap_bites[key] = False
             except BuildFailed as failure:
                 _build_cap_bites[key] = cgroup is not None and bool(FORK_FAILED.search(" ".join(failure.log_tail)))
@@ -142,17 +146,16 @@ def build_pids_cap_bites(session: Session) -> bool:
 
 def limited_build(session: Session, path: Path, limits: Limits, cgroup: str | None, buildkit: bool,
                   on_progress=None) -> str:
-    """Build without network, stopped at `limits.build_timeout`; the image id. BuildKit puts RUN steps under
-    `cgroup`; the classic builder has its own memory/CPU limits (its API in the SDK takes no cgroup parent)."""
+    """Build without network, stopped at `limits.build_timeout`; the image id. Either builder puts RUN steps
+    under `cgroup`; the classic builder also gives each its own memory and CPU limits."""
     if buildkit:
         progress = buildkit_build(session.engine, path, None, session.labels, on_progress=on_progress,
                                   network="none", cgroup_parent=cgroup, timeout=limits.build_timeout)
     else:
         memory = parse_bytes(limits.memory)
-        progress = classic_build(
-            session.engine, path, None, session.labels, on_progress=on_progress, network_mode="none",
-            timeout=limits.build_timeout, container_limits={"memory": memory, "memswap": memory, "cpushares": 512},
-        )
+        progress = classic_build(session.engine, path, None, session.labels, on_progress=on_progress,
+                                 timeout=limits.build_timeout, networkmode="none", memory=memory, memswap=memory,
+                                 cpushares=512, cgroupparent=cgroup)
     return progress.image_id
 
 
@@ -166,11 +169,8 @@ class ContextSize:
 
 
 def _ignore_matcher(root: Path) -> PatternMatcher | None:
-    ignore = root / ".dockerignore"
-    if not ignore.is_file():
-        return None
-    lines = [line.strip() for line in ignore.read_text(errors="replace").splitlines()]
-    return PatternMatcher([line for line in lines if line and not line.startswith("#")])
+    patterns = dockerignore_patterns(root)
+    return PatternMatcher(patterns) if patterns else None
 
 
 def measure_context(path: Path, limits: Limits) -> ContextSize:
@@ -228,7 +228,7 @@ def sandboxed_build(session: Session, path: str | Path, limits: Limits) -> str:
     buildkit = uses_buildkit(session.engine)
     dockerfile = check_context(path, "Dockerfile", classic=not buildkit)
     has_run = bool(RUN_LINE.search(dockerfile.read_text(errors="replace")))
-    capped = has_run and buildkit and build_pids_cap_bites(session)
+    capped = has_run and build_pids_cap_bites(session)
     if has_run and not capped and not limits.allow_run:
         raise BuildFailed(
             f"'{dockerfile}' has a RUN line, which this exercise's check does not run (this engine's builder "
@@ -238,16 +238,19 @@ def sandboxed_build(session: Session, path: str | Path, limits: Limits) -> str:
     timed_out = LimitReached("timeout", f"The build took longer than {limits.build_timeout:g} s and was stopped.")
     log: list[str] = []
 
-    def past_deadline(progress, event) -> None:
+    def within_limits(progress, event) -> None:
         log[:] = progress.log
         if time.monotonic() > deadline:
             raise timed_out
         if capped and progress.log and FORK_FAILED.search(progress.log[-1]):
             raise run_limit_reached(log, "", limits)  # no need to wait for the deadline
+        if sum(map(len, log)) > limits.output_bytes:
+            raise LimitReached("output-limit", f"The build printed more than {limits.output_bytes // 1024} KiB "
+                               "and was stopped: the answer needs only a few lines of output.")
 
     try:
         return limited_build(session, path, limits, build_cgroup(session, limits) if capped else None, buildkit,
-                             past_deadline)
+                             within_limits)
     except BuildFailed as failure:
         raise (capped and run_limit_reached(failure.log_tail, str(failure), limits)) or failure from None
     except LimitReached as reached:
