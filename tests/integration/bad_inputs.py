@@ -1,6 +1,6 @@
 """Bad (and good) answers to exercise `first-image`, with the verdict each must get.
 
-Used by test_bad_inputs.py; run it directly (`.venv/bin/python tests/integration/bad_inputs.py`) for
+Used by course/test_checks.py; run it directly (`.venv/bin/python tests/integration/bad_inputs.py`) for
 a table of each case's verdict, exit code and wall time through `dockerlab check --json`.
 """
 from __future__ import annotations
@@ -41,25 +41,48 @@ CASES = {
                           "failed", "without any network"),
 }
 
-# Answers with RUN steps: (files, (verdict, phrase) where RUN steps get a pids cap (BuildKit), and where the
-# builder is the classic one). Where BuildKit cannot cap them, RUN is refused ("RUN line").
+# Answers with RUN steps: (files, verdict, a phrase the feedback contains) where RUN steps get a pids cap (a
+# cgroup parent that bites, with BuildKit or the classic builder). Where they cannot be capped, RUN is refused
+# ("RUN line"); the classic builder refuses BuildKit-only syntax ("classic builder").
 RUN_CASES = {
     "RUN + CMD, a right answer": ({"Dockerfile": f'FROM dockerlab/busybox\nRUN echo hi > /said\nCMD echo "{GREETING}"\n'},
-                                  ("passed", "prints exactly"), ("build-error", "RUN line")),
+                                  "passed", "prints exactly"),
     "fork bomb in RUN": ({"Dockerfile": "FROM dockerlab/busybox\nRUN bomb(){ bomb | bomb & }; bomb; sleep 60\nCMD true\n"},
-                         ("pids-limit", "processes"), ("build-error", "RUN line")),
+                         "pids-limit", "processes"),
     "memory hog in RUN": ({"Dockerfile": "FROM dockerlab/busybox\nRUN x=a; while true; do x=$x$x; done\nCMD true\n"},
-                          ("memory-limit", "memory"), ("build-error", "RUN line")),
+                          "memory-limit", "memory"),
     "endless RUN": ({"Dockerfile": "FROM dockerlab/busybox\nRUN while true; do :; done\nCMD true\n"},
-                    ("timeout", "longer than"), ("build-error", "RUN line")),
+                    "timeout", "longer than"),
+    "output flood in RUN": ({"Dockerfile": "FROM dockerlab/busybox\nRUN yes\nCMD true\n"}, "output-limit", "printed more than"),
     "RUN tries the network": ({"Dockerfile": "FROM dockerlab/busybox\nRUN wget -q -O- http://example.com\nCMD true\n"},
-                              ("build-error", "bad address"), ("build-error", "RUN line")),
+                              "build-error", "bad address"),
     "BuildKit heredoc": ({"Dockerfile": f'FROM dockerlab/busybox\nRUN <<EOF\necho hi > /said\nEOF\nCMD echo "{GREETING}"\n'},
-                         ("passed", "prints exactly"), ("build-error", "classic builder")),
+                         "passed", "prints exactly"),
     "BuildKit RUN --mount": ({"Dockerfile": "FROM dockerlab/busybox\nRUN --mount=type=cache,target=/c echo hi > /c/x\n"
                                            f'CMD echo "{GREETING}"\n'},
-                             ("passed", "prints exactly"), ("build-error", "classic builder")),
+                             "passed", "prints exactly"),
 }
+BUILDKIT_ONLY_CASES = {"BuildKit heredoc", "BuildKit RUN --mount"}
+
+
+def run_steps_capped(engine) -> bool:
+    """RUN steps of checked builds get a pids cap on this engine (a cgroup parent that bites, probed)."""
+    from dockerlab.engine import sandbox
+    from dockerlab.engine.session import Session
+
+    session = Session(engine)
+    try:
+        return sandbox.build_pids_cap_bites(session)
+    finally:
+        session.clean()
+
+
+def run_case_expected(case: str, capped: bool, buildkit: bool) -> tuple[str, str]:
+    """The verdict and phrase a RUN case gets on a builder that caps RUN steps (or not), BuildKit or not."""
+    if case in BUILDKIT_ONLY_CASES and not buildkit:
+        return "build-error", "classic builder"
+    return RUN_CASES[case][1:] if capped else ("build-error", "RUN line")
+
 
 # Quiz answers: (exercise, answer, verdict, phrase)
 QUIZ_CASES = {
@@ -83,14 +106,24 @@ def make_context(root: Path, files: dict) -> Path:
 
 def main() -> int:
     """Each case through the CLI: verdict, exit code, wall time."""
+    from dockerlab.engine.buildx import uses_buildkit
+    from dockerlab.engine.connection import connect_engine
+
+    engine = connect_engine()
+    capped, buildkit = run_steps_capped(engine), uses_buildkit(engine)
+    print(f"builder: {'BuildKit' if buildkit else engine.default_builder}; RUN steps capped: {capped}")
     dockerlab = str(Path(sys.executable).with_name("dockerlab"))
     print(f"{'case':38} {'verdict':13} {'exit':4} {'seconds':>7}  expected")
     with tempfile.TemporaryDirectory() as tmp:
         runs = []
-        for number, (name, (files, verdict, _)) in enumerate(CASES.items()):
+        expected = {**{name: verdict for name, (_, verdict, _) in CASES.items()},
+                    **{name: run_case_expected(name, capped, buildkit)[0] for name in RUN_CASES}}
+        files_of = {**{name: files for name, (files, _, _) in CASES.items()},
+                    **{name: files for name, (files, _, _) in RUN_CASES.items()}}
+        for number, (name, files) in enumerate(files_of.items()):
             context = make_context(Path(tmp) / f"case{number}", files)
-            runs.append((name, verdict, [dockerlab, "check", "first-image", "--context", str(context),
-                                         "--timeout", str(TIMEOUT), "--json"]))
+            runs.append((name, expected[name], [dockerlab, "check", "first-image", "--context", str(context),
+                                                "--timeout", str(TIMEOUT), "--json"]))
         for name, (exercise, answer, verdict, _) in QUIZ_CASES.items():
             answers = [str(a) for a in answer] if isinstance(answer, list) else [str(answer)]
             flags = [w for a in answers for w in ("--answer", a)] + (["--multiple"] if isinstance(answer, list) else [])

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ..bad_inputs import CASES, GREETING, QUIZ_CASES, RUN_CASES, TIMEOUT, make_context
+from ..bad_inputs import CASES, GREETING, QUIZ_CASES, RUN_CASES, TIMEOUT, make_context, run_case_expected, run_steps_capped
 from dockerlab.engine import sandbox
 from dockerlab.engine.buildx import uses_buildkit
-from dockerlab.engine.session import Session
 from dockerlab.errors import Interrupted
 from dockerlab.course.grading import check_submission
 from dockerlab.model.labels import SESSION_LABEL
@@ -42,30 +41,28 @@ def test_first_image_answer_gets_its_verdict_and_leaves_nothing(case, engine, tm
     assert ours(engine) <= before
 
 
-def run_steps_capped(engine) -> bool:
-    """RUN steps of checked builds get a pids cap here (BuildKit with a cgroup parent that bites)."""
-    if not uses_buildkit(engine):
-        return False
-    session = Session(engine)
-    try:
-        return sandbox.build_pids_cap_bites(session)
-    finally:
-        session.clean()
+def cgroup_folders(cgroup: str) -> list[Path]:
+    """The folders of a cgroup (one per v1 controller, or the v2 one) that exist on this machine."""
+    return [folder for folder in [*Path("/sys/fs/cgroup").glob(f"*/{cgroup.strip('/')}"), Path("/sys/fs/cgroup") / cgroup.strip("/")]
+            if folder.is_dir()]
+
+
+def test_run_steps_are_capped_where_the_builder_takes_a_cgroup_parent(engine):
+    """Both Docker builders (classic and BuildKit) take one and it bites; Buildah (Podman) gets none from the kit."""
+    assert run_steps_capped(engine) == (engine.default_builder != "Buildah")
 
 
 @pytest.mark.parametrize("case", list(RUN_CASES))
 def test_answer_with_run_steps_gets_the_verdict_of_this_builder(case, engine, tmp_path):
-    files, capped, classic = RUN_CASES[case]
-    if run_steps_capped(engine):
-        verdict, phrase = capped
-    else:
-        verdict, phrase = classic if not uses_buildkit(engine) else ("build-error", "RUN line")
-    context = make_context(tmp_path / "context", files)
-    before = ours(engine)
+    verdict, phrase = run_case_expected(case, run_steps_capped(engine), uses_buildkit(engine))
+    context = make_context(tmp_path / "context", RUN_CASES[case][0])
+    before, cgroups_before = ours(engine), set(sandbox._build_cgroups.items())
     result = check_submission(lambda: engine, "first-image", context=context, limits={**LIMITS, "build_timeout": 10})
     assert result.verdict == verdict, repr(result)
     assert phrase in "\n".join(result.feedback), repr(result)
     assert ours(engine) <= before
+    made = [cgroup for _, cgroup in set(sandbox._build_cgroups.items()) - cgroups_before if cgroup]
+    assert [folder for cgroup in made for folder in cgroup_folders(cgroup)] == []  # the RUN steps' cgroups too
 
 
 @pytest.mark.parametrize("case", list(QUIZ_CASES))
