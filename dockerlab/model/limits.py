@@ -24,7 +24,7 @@ class Limits:
     context_bytes: int = 1024 * 1024  # a build context bigger than this is refused before packing
     context_files: int = 500
     user: str | None = "65534:65534"  # nobody; None keeps the image's own user
-    allow_run: bool = False  # RUN steps: the classic builder cannot limit their pids
+    allow_run: bool = False  # RUN steps even where the builder cannot cap their pids (no cgroup parent bites)
 
     def replace(self, **changes) -> "Limits":
         known = {f.name for f in dataclasses.fields(self)}
