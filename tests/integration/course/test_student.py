@@ -90,9 +90,9 @@ def test_student_versions_hide_answers_and_give_starters(student):
     naming = code_cells(sharing, 'dockerlab.check("sharing-name-for-registry"')[0]
     assert "--answer partech:2.0" in outputs_text(naming)  # the stub's answer, checked and not yet right
 
-    containers = student("04-containers.ipynb")
+    commands = student("04-commands.ipynb")
     assert (student.folder / "my-echo" / "Dockerfile").is_file()
-    tool = outputs_text(code_cells(containers, 'dockerlab.check("entrypoint-cmd")')[0])
+    tool = outputs_text(code_cells(commands, 'dockerlab.check("entrypoint-cmd")')[0])
     assert "base image's CMD (sh)" in tool and "ENTRYPOINT is echo" in tool  # the starter, checked as it is
 
     swarm = student("11-swarm.ipynb")

@@ -1,4 +1,4 @@
-"""Lesson 04 against the real engine: runs, ps, detached, stop/start/restart/rm, CMD/ENTRYPOINT, rmi."""
+"""Lessons 03 and 04 against the real engine: runs, ps, detached, stop/start/rm (03); CMD/ENTRYPOINT, exit codes, rmi (04)."""
 import time
 from pathlib import Path
 

@@ -1,4 +1,4 @@
-"""Lesson 09 against the real engine: a swarm the session starts is left, and nothing stays behind.
+"""Lesson 11 against the real engine: a swarm the session starts is left, and nothing stays behind.
 
 The engine is shared: each test holds the swarm only while it runs, and a finalizer leaves any swarm a
 test session started, whatever happened.

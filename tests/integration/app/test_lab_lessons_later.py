@@ -1,4 +1,4 @@
-"""Lessons 05-08 against the real engine: commit adds one layer, history rows, dangling
+"""Lessons 05, 07, 08 and 10 against the real engine: commit adds one layer, history rows, dangling
 images after a rebuild and a prune that touches only this session, and the `layer_kept` check kind."""
 import shutil
 from pathlib import Path
