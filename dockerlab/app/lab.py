@@ -167,7 +167,8 @@ class Lab:
         SIZE: the container's writable layer (and, as "virtual", with its image's layers)."""
         selector = {"label": session_filter(self.session.id)}
         with translated("list the containers"):
-            containers = self.engine.client.containers.list(all=all, filters=selector)
+            # ignore_removed: a `--rm` container may be removed between the list and its inspect
+            containers = self.engine.client.containers.list(all=all, filters=selector, ignore_removed=True)
             sizes = {item["Id"]: item for item in self.engine.api.containers(all=all, size=True, filters=selector)} \
                 if size else {}
         rows = []
