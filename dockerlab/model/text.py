@@ -30,8 +30,8 @@ def shorten(text: str, limit: int = 60) -> str:
 
 def inspect_fields(attrs: dict, fields: tuple[str, ...]) -> tuple[str, str]:
     """Dotted fields of an inspect answer (`State.Status`) as `docker inspect --format` shows them: the
-    template and the text, one space between fields. Maps and lists come as JSON (`{{json .Mounts}}`), a
-    missing field as `<no value>`."""
+    template and the text, one space between fields. Maps and lists come as compact JSON, as
+    `{{json .Mounts}}` prints them; a missing field as `<no value>`."""
     templates, texts = [], []
     for field in fields:
         value: object = attrs
@@ -39,7 +39,7 @@ def inspect_fields(attrs: dict, fields: tuple[str, ...]) -> tuple[str, str]:
             value = value.get(key) if isinstance(value, dict) else None
         if isinstance(value, (dict, list)):
             templates.append("{{json .%s}}" % field)
-            texts.append(json.dumps(value, indent=1, sort_keys=True))
+            texts.append(json.dumps(value, separators=(",", ":"), sort_keys=True))
         else:
             templates.append("{{.%s}}" % field)
             texts.append(str(value).lower() if isinstance(value, bool) else "<no value>" if value is None else str(value))

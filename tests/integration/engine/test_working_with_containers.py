@@ -55,8 +55,10 @@ def test_exec_runs_a_second_process_beside_the_main_one(lab, site):
 def test_exec_says_a_failing_command_exit_code(lab, site):
     serve(lab, site)
     failed = lab.exec("dockerlab-test-web", ["cat", "/nope"])
-    assert repr(failed) == ("$ docker exec dockerlab-test-web cat /nope\n"
-                            "cat: can't open '/nope': No such file or directory\n(the command exited with code 1)")
+    assert repr(failed).startswith("$ docker exec dockerlab-test-web cat /nope\n")
+    assert repr(failed).endswith("\n(the command exited with code 1)")
+    if lab.engine.backend == "docker":  # Podman 5's compatible API leaves an exec's stderr out of its output
+        assert "cat: can't open '/nope': No such file or directory" in str(failed)
 
 
 def test_exec_in_a_stopped_container_is_refused_with_a_way_out(lab):
@@ -139,8 +141,9 @@ def test_missing_bind_folder_and_relative_target_are_refused_before_anything_run
 
 def test_inspect_shows_fields_as_the_format_flag_does(lab, site):
     serve(lab, site)
-    assert repr(lab.inspect("dockerlab-test-web", "State.Status", "Config.Image")) == (
-        "$ docker inspect --format '{{.State.Status}} {{.Config.Image}}' dockerlab-test-web\nrunning dockerlab/busybox")
+    assert repr(lab.inspect("dockerlab-test-web", "State.Status", "Config.Cmd")) == (
+        "$ docker inspect --format '{{.State.Status}} {{json .Config.Cmd}}' dockerlab-test-web\n"
+        'running ["httpd","-f","-p","80","-h","/www"]')
     mounts = lab.inspect("dockerlab-test-web", "Mounts")
     assert mounts.command == "$ docker inspect --format '{{json .Mounts}}' dockerlab-test-web"
     [mount] = json.loads(str(mounts))

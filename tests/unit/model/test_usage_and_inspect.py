@@ -34,7 +34,7 @@ def test_inspect_fields_print_scalars_plainly_and_maps_as_json():
     attrs = {"State": {"Status": "running", "Running": True}, "Mounts": [{"Type": "volume"}]}
     assert inspect_fields(attrs, ("State.Status", "State.Running")) == (
         "{{.State.Status}} {{.State.Running}}", "running true")
-    assert inspect_fields(attrs, ("Mounts",)) == ("{{json .Mounts}}", '[\n {\n  "Type": "volume"\n }\n]')
+    assert inspect_fields(attrs, ("Mounts",)) == ("{{json .Mounts}}", '[{"Type":"volume"}]')
     assert inspect_fields(attrs, ("State.Pid",)) == ("{{.State.Pid}}", "<no value>")
 
 
