@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from dockerlab.errors import ContainerRunning, NameTaken, RunFailed
+from dockerlab.errors import ContainerRunning, NameTaken, NotOwned, RunFailed
 from dockerlab.model.labels import SESSION_LABEL
 
 from ..conftest import snapshot
@@ -65,6 +65,16 @@ def test_exec_in_a_stopped_container_is_refused_with_a_way_out(lab):
     lab.run(BASE, "true", name="dockerlab-test-done")
     with pytest.raises(ContainerRunning, match="runs a command only in a running container; start it first"):
         lab.exec("dockerlab-test-done", "ls")
+
+
+def test_exec_in_a_container_the_kit_did_not_create_is_refused(lab):
+    foreign = lab.client.containers.run(BASE, ["sleep", "60"], name="dockerlab-test-foreign-exec", detach=True)
+    try:
+        with pytest.raises(NotOwned, match="was not created by this notebook, so the kit will not exec it"):
+            lab.exec("dockerlab-test-foreign-exec", "touch /made-by-the-kit")
+        assert foreign.diff() is None or "/made-by-the-kit" not in str(foreign.diff())
+    finally:
+        foreign.remove(force=True)
 
 
 def test_rm_leaves_no_container_attached_or_detached(lab):
