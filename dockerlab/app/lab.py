@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import atexit
+import json
 import os
 from pathlib import Path
 from typing import Sequence
@@ -17,15 +18,17 @@ from ..engine.registry import Registry, sweep_stale_registries
 from ..engine.registry_container import RegistryContainer, registry_where_the_engine_is
 from ..engine.session import Session
 from ..engine.swarm import Swarm
+from ..engine.volumes import create_volume, remove_volume, session_volumes
 from ..engine.transfer import check_login, keep_digest_reference, transfer
-from ..engine.translate import translated
-from ..errors import BuildFailed, Interrupted, NotOwned, TransferFailed
+from ..engine.translate import found_or_none, translated
+from ..errors import BuildFailed, ContainerNotFound, Interrupted, NotOwned, TransferFailed
 from ..model.labels import check_user_labels, session_filter
 from ..model.layers import ContainerLayer, ImageLayers, Step
 from ..model.progress import BuildProgress, BuildStep, TransferProgress
 from ..model.references import DOCKER_HUB, Reference, familiar_name, parse_reference, registry_address
 from ..model.results import BuildResult, Output, Table, TransferResult
-from ..model.text import docker_command, human_size, shorten
+from ..model.text import docker_command, human_size, inspect_fields, shorten
+from ..model.usage import COLUMNS as DISK_USAGE_COLUMNS, disk_usage_rows
 from ..view.diagram import Diagram
 from ..view.widgets import BuildView, LayerExplorer, TransferView
 from . import notebook
@@ -91,8 +94,65 @@ class Lab:
     def run(self, image: str, command: Sequence[str] | str | None = None, name: str | None = None,
             detach: bool = False, **options) -> RunResult:
         """`docker run [-d] [--name NAME] [--label K=V] IMAGE [COMMAND]`; a re-run replaces this session's `name`.
-        Other `options` are `docker run`'s host options (`mem_limit`, `network_mode`, `ports`, ...)."""
+        `rm=True` is `--rm`, `publish=[80]` is `-p` (a free host port: see `port` and `fetch`),
+        `volumes={"notes": "/data", "./folder": "/shared"}` is `-v` (a name is a volume, a path a folder of
+        this host), `platform="linux/arm64"` is `--platform`. Other `options` are `docker run`'s host
+        options (`mem_limit`, `network_mode`, ...)."""
         return run_container(self.session, image, command, name, detach, **options)
+
+    def exec(self, name: str, command: Sequence[str] | str) -> Output:
+        """`docker exec NAME COMMAND`: one more process in a running container (a string runs through `sh -c`).
+        At a terminal, `docker exec -it NAME sh` opens a shell there; a notebook has no terminal, so run one
+        command at a time."""
+        return self.container(name).exec(command)
+
+    def port(self, name: str, container_port: int | str) -> Output:
+        """`docker port NAME PORT`: where the engine publishes the container's port."""
+        host, port = self.container(name).port(container_port)
+        return Output(docker_command("port", name, str(container_port)), f"{host}:{port}")
+
+    def fetch(self, name: str, container_port: int | str, path: str = "/") -> Output:
+        """`curl http://ADDRESS:PORT/PATH`: the page a container serves on a published port, fetched from this
+        notebook (at the address where this host reaches the engine's published ports)."""
+        url, page = self.container(name).fetch(container_port, path)
+        return Output(f"$ curl {url}", page)
+
+    def inspect(self, name: str, *fields: str) -> Output:
+        """`docker inspect [--format '{{.A.B}}'] NAME`: a container of that name (else an image), the whole
+        answer as JSON or only the dotted `fields` ("State.Status", "Config.Image", "Mounts")."""
+        api = self.engine.api
+        attrs = found_or_none(lambda: api.inspect_container(name), f"inspect '{name}'") or \
+            found_or_none(lambda: api.inspect_image(name), f"inspect '{name}'")
+        if attrs is None:
+            raise ContainerNotFound(f"There is no container or image named '{name}'; list them with "
+                                    "lab.ps(all=True) and lab.images().")
+        if not fields:
+            return Output(docker_command("inspect", name), json.dumps(attrs, indent=1, sort_keys=True))
+        template, text = inspect_fields(attrs, fields)
+        return Output(docker_command("inspect", "--format", template, name), text)
+
+    def volume(self, name: str) -> Output:
+        """`docker volume create NAME`: a named volume, kept by the engine until `docker volume rm` (or
+        `clean()`), whatever happens to the containers that mount it."""
+        create_volume(self.session, name)
+        return Output(docker_command("volume", "create", name), name)
+
+    def volumes(self) -> Table:
+        """`docker volume ls`, limited to this notebook's volumes."""
+        rows = [[item.get("Driver", ""), item["Name"]] for item in session_volumes(self.session)]
+        return Table(docker_command("volume", "ls"), ["DRIVER", "VOLUME NAME"], rows)
+
+    def remove_volume(self, name: str) -> Output:
+        """`docker volume rm NAME` for a volume of this notebook (refused while a container mounts it)."""
+        remove_volume(self.session, name)
+        return Output(docker_command("volume", "rm", name), name)
+
+    def disk_usage(self) -> Table:
+        """`docker system df`: the space images, containers, local volumes and the build cache take on the
+        whole engine (not only this notebook's), and what pruning unused ones would free (RECLAIMABLE)."""
+        with translated("read the engine's disk usage"):
+            df = self.engine.api.df()
+        return Table(docker_command("system", "df"), DISK_USAGE_COLUMNS, disk_usage_rows(df))
 
     def container(self, name: str) -> Container:
         """The container called `name` (or with that id)."""
@@ -102,10 +162,15 @@ class Lab:
         """`docker logs NAME`: everything the container printed so far."""
         return self.container(name).logs()
 
-    def ps(self, all: bool = False) -> Table:
-        """`docker ps [-a]`, limited to this notebook's containers so the view stays readable."""
+    def ps(self, all: bool = False, size: bool = False) -> Table:
+        """`docker ps [-a] [-s]`, limited to this notebook's containers so the view stays readable; `size` adds
+        SIZE: the container's writable layer (and, as "virtual", with its image's layers)."""
+        selector = {"label": session_filter(self.session.id)}
         with translated("list the containers"):
-            containers = self.engine.client.containers.list(all=all, filters={"label": session_filter(self.session.id)})
+            # ignore_removed: a `--rm` container may be removed between the list and its inspect
+            containers = self.engine.client.containers.list(all=all, filters=selector, ignore_removed=True)
+            sizes = {item["Id"]: item for item in self.engine.api.containers(all=all, size=True, filters=selector)} \
+                if size else {}
         rows = []
         for item in sorted(containers, key=lambda c: c.attrs["Created"]):
             state = item.attrs["State"]
@@ -113,8 +178,13 @@ class Lab:
                 "Created" if state["Status"] == "created" else f"Exited ({state['ExitCode']})")
             config = item.attrs["Config"]
             command = " ".join((config.get("Entrypoint") or []) + (config.get("Cmd") or []))
-            rows.append([item.name, image_as_given(self.engine, item.attrs), command, status])
-        return Table(docker_command("ps", "-a" if all else None), ["NAMES", "IMAGE", "COMMAND", "STATUS"], rows)
+            row = [item.name, image_as_given(self.engine, item.attrs), command, status]
+            if size:
+                listed = sizes.get(item.id, {})
+                row.append(f"{human_size(listed.get('SizeRw') or 0)} (virtual {human_size(listed.get('SizeRootFs'))})")
+            rows.append(row)
+        columns = ["NAMES", "IMAGE", "COMMAND", "STATUS"] + (["SIZE"] if size else [])
+        return Table(docker_command("ps", "-a" if all else None, "-s" if size else None), columns, rows)
 
     def images(self, repository: str | None = None) -> Table:
         """`docker images [REPOSITORY]`: every tagged image on the engine (or of one repository), with its short

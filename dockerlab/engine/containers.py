@@ -1,7 +1,11 @@
 """Running containers the way `docker run` does, without ever leaving a half-made one behind."""
 from __future__ import annotations
 
+import http.client
 import shlex
+import time
+import urllib.error
+import urllib.request
 from typing import Sequence
 
 import docker
@@ -11,9 +15,10 @@ from ..model.labels import check_user_labels
 from ..model.references import familiar_name
 from ..model.results import Model, Output
 from ..model.text import docker_command
-from .connection import Engine
+from .connection import Engine, is_loopback
 from .session import Session
 from .translate import ENGINE_ERRORS, explain, explanation, removed, translated
+from .volumes import mounts
 
 
 PODMAN_STATES = {"stopped": "exited", "configured": "created"}  # Podman's own words, Docker's
@@ -61,6 +66,55 @@ class Container(Model):
 
     def wait(self, timeout: float | None = None) -> int:
         return self.session.engine.api.wait(self.id, timeout=timeout)["StatusCode"]
+
+    def exec(self, command: Sequence[str] | str) -> Output:
+        """`docker exec NAME COMMAND`: run one more process inside the running container and wait for it
+        (a string runs through `sh -c`); a non-zero exit code is said under its output."""
+        self._check_owned("exec")
+        cmd = ["sh", "-c", command] if isinstance(command, str) else list(command)
+        api = self.session.engine.api
+        with translated(f"run a command in the container '{self.ref}'", container=self.ref):
+            if self.reload().status != "running":
+                raise ContainerRunning(
+                    f"The container '{self.ref}' is {self.state}, and `docker exec` runs a command only in a "
+                    f"running container; start it first (`docker start {self.ref}`, lab.start(...)).")
+            exec_id = api.exec_create(self.id, cmd)["Id"]
+            output = api.exec_start(exec_id).decode(errors="replace")
+            code = api.exec_inspect(exec_id)["ExitCode"]
+        text = output.rstrip("\n") + (f"\n(the command exited with code {code})" if code else "")
+        return Output(docker_command("exec", self.ref, *cmd), text.lstrip("\n"))
+
+    def port(self, container_port: int | str) -> tuple[str, int]:
+        """`docker port NAME PORT`: the host address and port the engine publishes the container's port on."""
+        key = port_key(container_port)
+        bindings = (self.reload().attrs.get("NetworkSettings", {}).get("Ports") or {}).get(key)
+        if not bindings and self.status != "running":
+            raise ContainerRunning(f"The container '{self.ref}' is {self.state}: only a running container's "
+                                   f"ports are published; read why it ended with lab.logs('{self.ref}').")
+        if not bindings:
+            raise RunFailed(f"The container '{self.ref}' does not publish its port {key}; run it with "
+                            f"publish=[{key.split('/')[0]}] (`docker run -p`) to reach it from outside.")
+        return bindings[0].get("HostIp") or "0.0.0.0", int(bindings[0]["HostPort"])
+
+    def fetch(self, container_port: int | str, path: str = "/", wait_seconds: float = 10) -> tuple[str, str]:
+        """The page the container serves on a published port, fetched from this host as a browser would
+        (at the engine's address for published ports); the URL and the page. A server that is still
+        starting is given `wait_seconds` to answer."""
+        url = f"http://{self.session.engine.address}:{self.port(container_port)[1]}{path}"
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=wait_seconds) as answer:
+                    return url, answer.read().decode(errors="replace")
+            except urllib.error.HTTPError as error:  # the server answered: its error page is the answer
+                return url, f"HTTP {error.code} {error.reason}\n{error.read().decode(errors='replace')}"
+            except (urllib.error.URLError, ConnectionError, http.client.HTTPException, TimeoutError) as error:
+                if time.monotonic() > deadline or self.reload().status != "running":
+                    raise RunFailed(
+                        f"Nothing answered at {url} ({getattr(error, 'reason', error)}): is the server in "
+                        f"'{self.ref}' listening on port {port_key(container_port).split('/')[0]}? Read its "
+                        f"output with lab.logs('{self.ref}').") from None
+                time.sleep(0.2)
 
     @property
     def command(self) -> str:
@@ -151,10 +205,16 @@ def inspect_container(session: Session, name_or_id: str) -> dict:
         return session.engine.api.inspect_container(name_or_id)
 
 
+def port_key(port: int | str) -> str:
+    """`80` -> `80/tcp`, as the engine names a container's port."""
+    return str(port) if "/" in str(port) else f"{port}/tcp"
+
+
 def run_command_line(image: str, command: Sequence[str] | str | None, name: str | None, detach: bool,
-                     entrypoint: Sequence[str] | str | None = None, labels: dict[str, str] | None = None) -> str:
-    """The `docker run` line that does what `run_container` does."""
-    words: list[str | None] = ["run", "-d" if detach else None]
+                     entrypoint: Sequence[str] | str | None = None, labels: dict[str, str] | None = None,
+                     flags: Sequence[str] = ()) -> str:
+    """The `docker run` line that does what `run_container` does (`flags`: `--rm`, `-p`, `-v`, ... as given)."""
+    words: list[str | None] = ["run", "-d" if detach else None, *flags]
     if name:
         words += ["--name", name]
     for key, value in (labels or {}).items():
@@ -172,17 +232,36 @@ def run_command_line(image: str, command: Sequence[str] | str | None, name: str 
 def run_container(session: Session, image: str, command: Sequence[str] | str | None = None,
                   name: str | None = None, detach: bool = False,
                   entrypoint: Sequence[str] | str | None = None, labels: dict[str, str] | None = None,
-                  **host_options) -> RunResult:
+                  rm: bool = False, publish: Sequence[int | str] = (), volumes: dict | None = None,
+                  platform: str | None = None, **host_options) -> RunResult:
     """Create, start and (unless detached) wait for a container, as `docker run` does.
 
     A string `command` runs through `sh -c` (shell form); a list runs as is (exec form). `labels` are the
-    learner's own (`--label`), never inside the kit's namespace. Whatever goes wrong, Ctrl-C included, the
-    container is removed before the error reaches the learner.
+    learner's own (`--label`), never inside the kit's namespace. `rm` removes the container when its main
+    process ends (`--rm`); `publish` lists container ports the engine publishes on a free host port (`-p`:
+    on 127.0.0.1 when this host reaches the engine there); `volumes` maps a volume name or a host folder to a
+    path in the container (`-v`, see `volumes.mounts`); `platform` asks for one platform's variant of the
+    image (`--platform`). Whatever goes wrong, Ctrl-C included, the container is removed before the error
+    reaches the learner.
     """
     api = session.engine.api
     user_labels = check_user_labels(labels)
     with translated(f"find the image '{image}'", image=image):
         api.inspect_image(image)
+    flags = ["--rm"] if rm else []
+    if platform:
+        flags += ["--platform", platform]
+    ports = [port_key(port) for port in publish]
+    if ports:
+        bind_ip = "127.0.0.1" if is_loopback(session.engine.address) else "0.0.0.0"
+        host_options["port_bindings"] = {port: (bind_ip, None) for port in ports}
+        flags += [word for port in ports for word in
+                  ("-p", f"127.0.0.1::{port.removesuffix('/tcp')}" if bind_ip == "127.0.0.1" else port.removesuffix("/tcp"))]
+    if volumes:
+        host_options["binds"], words = mounts(session, volumes)
+        flags += words
+    if rm and detach:
+        host_options["auto_remove"] = True  # attached, the kit reads the logs first, then removes it
     if name:
         session.claim_container_name(name)
     cmd = ["sh", "-c", command] if isinstance(command, str) else (list(command) if command else None)
@@ -190,7 +269,7 @@ def run_container(session: Session, image: str, command: Sequence[str] | str | N
     try:
         created = api.create_container(
             image, command=cmd, name=name, labels={**user_labels, **session.labels}, entrypoint=entrypoint,
-            host_config=api.create_host_config(**host_options),
+            ports=[tuple(port.split("/")) for port in ports] or None, host_config=api.create_host_config(**host_options), platform=platform,
         )
         api.start(created["Id"])
         output = None
@@ -198,16 +277,25 @@ def run_container(session: Session, image: str, command: Sequence[str] | str | N
             api.wait(created["Id"])
             output = api.logs(created["Id"], stdout=True, stderr=True).decode(errors="replace")
         container = Container(session, api.inspect_container(created["Id"]), name)
+        if rm and not detach:
+            _remove_quietly(session, created)
     except KeyboardInterrupt:
         _remove_quietly(session, created)
         raise Interrupted("Interrupted: the container was stopped and removed.") from None
     except docker.errors.APIError as error:
         _remove_quietly(session, created)
+        if platform and created is None and error.status_code == 404:
+            raise RunFailed(
+                f"The engine has '{image}' only for another platform, not {platform}: `--platform` picks one "
+                f"variant of an image, and an image built here exists only for the platform it was built for "
+                f"(the docker CLI would now try to pull that variant from a registry). "
+                f"The engine said: {explanation(error).rstrip('.')}.") from None
         raise RunFailed(f"The engine could not run '{image}': {explanation(error)}.") from None
     except BaseException:
         _remove_quietly(session, created)
         raise
-    return RunResult(container, run_command_line(image, command, name, detach, entrypoint, user_labels), output)
+    command_line = run_command_line(image, command, name, detach, entrypoint, user_labels, flags)
+    return RunResult(container, command_line, output)
 
 
 def _remove_quietly(session: Session, created: dict | None) -> None:

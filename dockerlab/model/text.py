@@ -1,6 +1,7 @@
 """Stable text forms shared by every result: the equivalent `docker` command, sizes, shortened lines."""
 from __future__ import annotations
 
+import json
 import shlex
 
 
@@ -24,3 +25,22 @@ def shorten(text: str, limit: int = 60) -> str:
     """One line of at most `limit` characters (white space folded, an ellipsis where cut)."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+
+def inspect_fields(attrs: dict, fields: tuple[str, ...]) -> tuple[str, str]:
+    """Dotted fields of an inspect answer (`State.Status`) as `docker inspect --format` shows them: the
+    template and the text, one space between fields. Maps and lists come as compact JSON, as
+    `{{json .Mounts}}` prints them; a missing field as `<no value>`."""
+    templates, texts = [], []
+    for field in fields:
+        value: object = attrs
+        for key in field.split("."):
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, (dict, list)):
+            templates.append("{{json .%s}}" % field)
+            texts.append(json.dumps(value, separators=(",", ":"), sort_keys=True))
+        else:
+            templates.append("{{.%s}}" % field)
+            texts.append(str(value).lower() if isinstance(value, bool) else "<no value>" if value is None else str(value))
+    return " ".join(templates), " ".join(texts)
