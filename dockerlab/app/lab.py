@@ -171,7 +171,8 @@ class Lab:
     def history(self, image: str) -> Table:
         """`docker history IMAGE`, rows as the CLI shows them (the kit's session label step left out): the IMAGE
         column is `<missing>` for a step that has no image of its own on this engine (pulled or loaded images,
-        and every step but the last of a BuildKit build), else that step's short id."""
+        and every step but the last of a BuildKit build), else that step's short id. The top row is the image
+        itself on every engine (Podman finds ids by layers and may name another image with the same layers)."""
         attrs = self._inspect_image(image)
         rows = []
         with translated(f"read the history of '{image}'", image=image):
@@ -186,6 +187,8 @@ class Lab:
             shown = image_id if image_id == "<missing>" else image_id.removeprefix("sha256:")[:12]
             step = step.text
             rows.append([shown, shorten(step, 50), human_size(item.get("Size", 0))])
+        if rows:
+            rows[0][0] = attrs["Id"].removeprefix("sha256:")[:12]
         return Table(docker_command("history", image), ["IMAGE", "CREATED BY", "SIZE"], rows)
 
     def dangling(self) -> Table:

@@ -88,7 +88,8 @@ def classic_build(engine: Engine, path: str | Path, tag: str | None, labels: dic
     """
     if fileobj is None:
         check_context(Path(path), dockerfile)
-    progress = BuildahProgress() if engine.default_builder == "Buildah" else BuildProgress(label_steps=len(labels))
+    progress = (BuildahProgress(label_steps=min(len(labels), 1)) if engine.default_builder == "Buildah"
+                else BuildProgress(label_steps=len(labels)))  # Buildah: one step for all labels; classic: one each
     kwargs = dict(tag=tag, rm=True, forcerm=True, decode=True, labels=labels, dockerfile=dockerfile, **build_options)
     if fileobj is not None:
         kwargs.update(fileobj=fileobj, custom_context=True)
