@@ -85,14 +85,14 @@ def base_image_layers(engine: Engine, attrs: dict | None = None) -> tuple[list[s
 
 def load_image_layers(engine: Engine, image: str, files: bool = False,
                       built: dict[str, list[BuildStep]] | None = None, on_progress: Progress | None = None) -> ImageLayers:
-    """The model of an image on the engine: history and layers; with `files` (and always on the containerd
-    store, for the layers' sizes), read from `docker save`."""
+    """The model of an image on the engine: history and layers; with `files` (and always where the history
+    API's sizes are not the files' bytes: the containerd store, Podman), read from `docker save`."""
     attrs = inspect_image(engine, image)
     base_ids, base_length = base_image_layers(engine, attrs)
     common = dict(base_diff_ids=base_ids, base_image=BASE_IMAGE.removesuffix(":latest"),
                   build_steps=(built or {}).get(attrs["Id"]), base_history_length=base_length, image_id=attrs["Id"])
     diff_ids = attrs.get("RootFS", {}).get("Layers") or []
-    if files or engine.image_store == "containerd":  # its history gives the snapshots' disk usage, not tar bytes
+    if files or not engine.history_sizes_are_file_bytes:  # the same sizes on every engine: the files' bytes
         archive = read_engine_image(engine, image, on_progress=on_progress)
         model = build_image_layers(image, archive.diff_ids, archive.history, layer_files=archive.layers, **common)
         return model if files else model.without_files()
