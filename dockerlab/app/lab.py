@@ -241,7 +241,8 @@ class Lab:
     def history(self, image: str) -> Table:
         """`docker history IMAGE`, rows as the CLI shows them (the kit's session label step left out): the IMAGE
         column is `<missing>` for a step that has no image of its own on this engine (pulled or loaded images,
-        and every step but the last of a BuildKit build), else that step's short id."""
+        and every step but the last of a BuildKit build), else that step's short id. The top row is the image
+        itself on every engine (Podman finds ids by layers and may name another image with the same layers)."""
         attrs = self._inspect_image(image)
         rows = []
         with translated(f"read the history of '{image}'", image=image):
@@ -256,6 +257,8 @@ class Lab:
             shown = image_id if image_id == "<missing>" else image_id.removeprefix("sha256:")[:12]
             step = step.text
             rows.append([shown, shorten(step, 50), human_size(item.get("Size", 0))])
+        if rows:
+            rows[0][0] = attrs["Id"].removeprefix("sha256:")[:12]
         return Table(docker_command("history", image), ["IMAGE", "CREATED BY", "SIZE"], rows)
 
     def dangling(self) -> Table:
@@ -358,8 +361,9 @@ class Lab:
         parse_reference(repository)  # a bad name is reported as the learner wrote it
         reference = parse_reference(f"{repository}:{tag}")
         source = self._inspect_image(image)
+        # The name spelt out: Podman takes a short `partech:1.0` as already there when `x/ruud/partech:1.0` is.
         with translated(f"tag the image '{image}'", image=image):
-            self.engine.api.tag(image, reference.repository, reference.tag)
+            self.engine.api.tag(image, f"{reference.registry}/{reference.path}", reference.tag)
         self._made_refs[_ref_key(reference)] = source["Id"]
         new_name = f"{repository}:{tag}"
         return Output(docker_command("tag", image, new_name), f"{image} is now also called {new_name}.")
@@ -389,7 +393,7 @@ class Lab:
         if not (self.session.owns(attrs["Config"].get("Labels")) or self._made_refs.get(key) == attrs["Id"]):
             raise NotOwned(f"The image {ref} was not made by this notebook, so the kit will not remove it; "
                             f"remove it yourself with `docker rmi {ref}` if it is yours.")
-        answer = remove_image(self.engine, ref, attrs["Id"])
+        answer = remove_image(self.engine, ref, attrs)
         self._made_refs.pop(key, None)
         lines = [f"Untagged: {familiar_name(item['Untagged'])}" for item in answer if "Untagged" in item]
         # Only the image itself: how many parent steps go with it depends on what else shares them.

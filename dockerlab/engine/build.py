@@ -95,7 +95,8 @@ def classic_build(engine: Engine, path: str | Path, tag: str | None, labels: dic
     """
     if fileobj is None:
         check_context(Path(path), dockerfile)
-    progress = BuildahProgress() if engine.default_builder == "Buildah" else BuildProgress(label_steps=len(labels))
+    progress = (BuildahProgress(label_steps=min(len(labels), 1)) if engine.default_builder == "Buildah"
+                else BuildProgress(label_steps=len(labels)))  # Buildah: one step for all labels; classic: one each
     query = dict(t=tag, rm=True, forcerm=True, labels=json.dumps(labels), dockerfile=dockerfile, **build_options)
     try:
         with closing(classic_build_events(engine.api, Path(path), query, fileobj, timeout)) as events:

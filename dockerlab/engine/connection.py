@@ -78,6 +78,12 @@ class Engine:
         return self.info.get("Driver", "?")
 
     @property
+    def history_sizes_are_file_bytes(self) -> bool:
+        """Whether the history API sizes a layer by its files' bytes, as overlay2 does (the containerd store
+        gives its snapshots' disk usage, Podman the layer tar's bytes, a header per file included)."""
+        return self.backend == "docker" and self.image_store != "containerd"
+
+    @property
     def default_builder(self) -> str:
         """What `docker build` uses on this engine: BuildKit since Engine 23, the classic builder before,
         Buildah on Podman."""

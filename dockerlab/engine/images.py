@@ -15,6 +15,7 @@ from ..archive.streams import BUFFER, ChunkReader, read_ahead
 from ..errors import DockerlabError, ImageInUse
 from ..model.layers import ContainerLayer, ImageLayers, build_image_layers
 from ..model.progress import BuildProgress, BuildStep
+from ..model.references import expand_reference
 from .build import BASE_IMAGE
 from .connection import Engine
 from .containers import image_as_given
@@ -85,14 +86,14 @@ def base_image_layers(engine: Engine, attrs: dict | None = None) -> tuple[list[s
 
 def load_image_layers(engine: Engine, image: str, files: bool = False,
                       built: dict[str, list[BuildStep]] | None = None, on_progress: Progress | None = None) -> ImageLayers:
-    """The model of an image on the engine: history and layers; with `files` (and always on the containerd
-    store, for the layers' sizes), read from `docker save`."""
+    """The model of an image on the engine: history and layers; with `files` (and always where the history
+    API's sizes are not the files' bytes: the containerd store, Podman), read from `docker save`."""
     attrs = inspect_image(engine, image)
     base_ids, base_length = base_image_layers(engine, attrs)
     common = dict(base_diff_ids=base_ids, base_image=BASE_IMAGE.removesuffix(":latest"),
                   build_steps=(built or {}).get(attrs["Id"]), base_history_length=base_length, image_id=attrs["Id"])
     diff_ids = attrs.get("RootFS", {}).get("Layers") or []
-    if files or engine.image_store == "containerd":  # its history gives the snapshots' disk usage, not tar bytes
+    if files or not engine.history_sizes_are_file_bytes:  # the same sizes on every engine: the files' bytes
         archive = read_engine_image(engine, image, on_progress=on_progress)
         model = build_image_layers(image, archive.diff_ids, archive.history, layer_files=archive.layers, **common)
         return model if files else model.without_files()
@@ -181,10 +182,15 @@ def containers_using(engine: Engine, image_id: str) -> list[str]:
     return sorted(item["Names"][0].lstrip("/") for item in found if item["ImageID"] == image_id)
 
 
-def remove_image(engine: Engine, ref: str, image_id: str) -> list[dict]:
-    """`docker rmi REF`: the engine's answer; `ImageInUse` naming the containers that still use it."""
+def remove_image(engine: Engine, ref: str, attrs: dict) -> list[dict]:
+    """`docker rmi REF` of the image inspected as `attrs`: the engine's answer; `ImageInUse` naming the
+    containers that still use it."""
+    image_id = attrs["Id"]
     try:
-        return engine.api.remove_image(ref)
+        answer = engine.api.remove_image(name_as_kept(ref, attrs.get("RepoTags") or []))
+        if engine.backend == "podman" and not any("Deleted" in item for item in answer):
+            answer += removed_when_named_by_digest_only(engine, image_id)
+        return answer
     except docker.errors.APIError as error:
         users = containers_using(engine, image_id)
         if error.status_code != 409 or not users:
@@ -195,6 +201,22 @@ def remove_image(engine: Engine, ref: str, image_id: str) -> list[dict]:
             f"`docker rm NAME` removes one), then try again.",
             containers=users, detail=f"The engine said: {explanation(error)}",
         ) from None
+
+
+def name_as_kept(ref: str, names: Sequence[str]) -> str:
+    """The image's own spelling of the name `ref` (else `ref`): Podman finds a short name by its ending, so
+    `partech:1.0` could untag `127.0.0.1:5000/ruud/partech:1.0` where the image has both names."""
+    wanted = expand_reference(ref)
+    return next((name for name in names if expand_reference(name) == wanted), ref)
+
+
+def removed_when_named_by_digest_only(engine: Engine, image_id: str) -> list[dict]:
+    """Docker removes an image with its last tag, its `NAME@DIGEST` names with it; Podman keeps an image it
+    still names by digest (the kit names it so after a push, as Docker does): removed here the same way."""
+    left = found_or_none(lambda: engine.api.inspect_image(image_id), "find the image")
+    if left is None or left.get("RepoTags") or not left.get("RepoDigests") or containers_using(engine, image_id):
+        return []
+    return engine.api.remove_image(image_id)
 
 
 def remove_unused_images(engine: Engine, image_ids: set[str]) -> tuple[int, set[str]]:

@@ -114,6 +114,18 @@ def test_rmi_is_refused_while_a_stopped_container_uses_the_image(lab, tmp_path):
     assert repr(removed).startswith("$ docker rmi lifecycle-doomed\nUntagged: lifecycle-doomed:latest")
 
 
+def test_rmi_of_a_short_name_removes_that_name_not_a_longer_one_ending_alike(lab):
+    lab.tag("lifecycle-hello", "127.0.0.1:5999/ruud/lc-twice", "1.0")
+    lab.tag("lifecycle-hello", "lc-twice", "1.0")
+    removed = lab.rmi("lc-twice:1.0")
+    assert repr(removed) == "$ docker rmi lc-twice:1.0\nUntagged: lc-twice:1.0"
+    kept = lab.engine.api.inspect_image("127.0.0.1:5999/ruud/lc-twice:1.0")["RepoTags"]
+    assert "127.0.0.1:5999/ruud/lc-twice:1.0" in kept and not any(name.endswith("/lc-twice:1.0") for name in kept
+                                                                  if not name.startswith("127.0.0.1:"))
+    removed = lab.rmi("127.0.0.1:5999/ruud/lc-twice:1.0")
+    assert repr(removed) == "$ docker rmi 127.0.0.1:5999/ruud/lc-twice:1.0\nUntagged: 127.0.0.1:5999/ruud/lc-twice:1.0"
+
+
 def test_the_kit_refuses_to_touch_what_another_session_made(lab):
     other = Session(lab.engine)
     try:

@@ -94,9 +94,10 @@ def test_round_trip_keeps_the_digest(lab, registry, image):
     assert set(pushed.layers.values()) == layer_statuses(lab.engine, {"Pushed"})
     assert registry_digest(registry, "ruud/partech", "1.0") == pushed.digest
     lab.rmi(ref)
-    lab.rmi(image)
+    removed = lab.rmi(image)  # its last tag: the image goes, its name@digest with it (Podman keeps that alone)
+    assert repr(removed).endswith(f"\nDeleted: {pushed.image_id}")
     with pytest.raises(docker.errors.ImageNotFound):
-        lab.engine.api.inspect_image(ref)
+        lab.engine.api.inspect_image(pushed.image_id)
     pulled = lab.pull(ref, show=False)
     assert pulled.digest == pushed.digest and pulled.digest.startswith("sha256:")
     assert pulled.image_id == pushed.image_id  # same config, so the very same image

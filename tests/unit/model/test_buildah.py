@@ -69,9 +69,9 @@ UNKNOWN_INSTRUCTION_ERROR = (
 )
 
 
-def fold(events) -> BuildahProgress:
-    """Buildah's progress after the recorded events."""
-    progress = BuildahProgress()
+def fold(events, label_steps: int = 1) -> BuildahProgress:
+    """Buildah's progress after the recorded events of a build with labels (the kit's, at least)."""
+    progress = BuildahProgress(label_steps=label_steps)
     for event in events:
         progress.apply(event)
     return progress
@@ -79,32 +79,41 @@ def fold(events) -> BuildahProgress:
 
 def test_steps_are_numbered_with_their_instruction_and_total():
     progress = fold(COLD_BUILD)
-    assert progress.total_steps == 4
+    assert progress.total_steps == 3
     assert [(s.number, s.instruction) for s in progress.steps] == [
         (1, "FROM dockerlab/busybox"), (2, "RUN echo hi > /a"), (3, 'CMD ["sh"]'),
-        (4, 'LABEL "dockerlab.session"="x1"'),
     ]
     assert progress.image_id.startswith("sha256:a593e2e04b75")
 
 
 def test_steps_from_the_build_cache_are_marked():
-    assert [s.cached for s in fold(COLD_BUILD).steps] == [False] * 4
-    assert [s.cached for s in fold(WARM_BUILD).steps] == [False, True, True, True]
+    assert [s.cached for s in fold(COLD_BUILD).steps] == [False] * 3
+    assert [s.cached for s in fold(WARM_BUILD).steps] == [False, True, True]
 
 
 def test_stages_are_numbered_on_from_one_stage_to_the_next_as_the_classic_builder_does():
     progress = fold(MULTI_STAGE)
-    assert [s.number for s in progress.steps] == [1, 2, 3, 4, 5] and progress.total_steps == 5
+    assert [s.number for s in progress.steps] == [1, 2, 3, 4] and progress.total_steps == 4
     assert progress.steps[3].instruction == "COPY --from=a /a /a"
 
 
-def test_the_kit_label_step_shows_like_the_classic_builder_s():
-    assert without_kit_label_value(fold(COLD_BUILD).steps[-1].instruction) == "LABEL dockerlab.session=… (the kit's label)"
+@pytest.mark.parametrize("events", [COLD_BUILD, WARM_BUILD, MULTI_STAGE])
+def test_the_build_s_label_step_is_no_dockerfile_step_and_logs_into_none(events):
+    progress = fold(events)
+    assert not any(step.instruction.startswith("LABEL") for step in progress.steps)
+    assert progress.steps[-1].log == []
+    assert any("COMMIT" in line for line in progress.log)
+
+
+def test_without_labels_every_step_is_the_dockerfile_s():
+    progress = fold(COLD_BUILD, label_steps=0)
+    assert progress.total_steps == 4 and progress.steps[-1].instruction == 'LABEL "dockerlab.session"="x1"'
+    assert without_kit_label_value(progress.steps[-1].instruction) == "LABEL dockerlab.session=… (the kit's label)"
 
 
 def test_a_failing_run_names_its_step_exit_code_and_output():
     error = build_failure(fold(FAILING_RUN), FAILING_RUN_ERROR)
-    assert "step 2/3 (RUN echo out; echo err >&2; exit 3)" in error.explanation
+    assert "step 2/2 (RUN echo out; echo err >&2; exit 3)" in error.explanation  # the label step is no step
     assert "exited with code 3" in error.explanation
     assert error.log_tail == ["out", "err"]
 
