@@ -254,7 +254,8 @@ def counts(layer) -> str:
 
 
 def stack_text(images: list[ImageLayers]) -> str:
-    """The stable text form: each image top first, like `docker history`, base image steps on one line.
+    """The stable text form, as `dockerlab layers` prints it: each image top first (like `docker history`), base
+    image steps on one line.
 
     Cache hits are left out: whether a step came from the cache depends on what was built before.
     """
@@ -294,7 +295,8 @@ def stack_text(images: list[ImageLayers]) -> str:
         head = f"{image.image}: {len(image.layers)} layer(s){origin}, {human_size(image.size)}"
         if image.wasted_bytes is not None:
             head += f"; {human_size(image.wasted_bytes)} wasted ({human_size(image.wasted_own)} in its own layers)"
-        blocks.append("\n".join([f"$ docker history {image.image}", head] +
+        command = f"$ dockerlab layers {image.image}" + (" --files" if image.files_read else "")
+        blocks.append("\n".join([command, head] +
                                 [f"  {left.ljust(width)}   {right}" for left, right in rows]))
     return "\n\n".join(blocks)
 
