@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..engine.base_image import ensure_base_image
-from ..engine.build import stream_build
+from ..engine.build import builder_used, stream_build
 from ..engine.cleanup import sweep_stale_sessions
 from ..engine.connection import Engine, connect_engine
 from ..engine.containers import Container, RunResult, image_as_given, inspect_container, run_container
@@ -84,7 +84,7 @@ class Lab:
         flags = ["-f", dockerfile] if dockerfile != "Dockerfile" else []
         flags += [word for key, value in user_labels.items() for word in ("--label", f"{key}={value}")]
         command = docker_command("build", *(["-t", tag] if tag else []), *flags, str(path))
-        return BuildResult(tag, progress.image_id, progress.steps, command)
+        return BuildResult(tag, progress.image_id, progress.steps, command, builder_used(self.engine))
 
     def _remove_stage_images(self) -> int:
         """Remove the remembered stage images that are still there and used by nothing."""

@@ -67,13 +67,13 @@ class ImageUnderCheck:
     def history(self) -> list[str]:
         return [step.created_by for step in load_image_layers(self.session.engine, self.image_id).steps]
 
-    def reclaimable(self) -> tuple[int, list[str]]:
+    def wasted(self) -> tuple[int, list[str]]:
         """Bytes the image's own layers hold that nobody can see, and whose files they were (read from `docker save`)."""
         model = load_image_layers(self.session.engine, self.image_id, files=True)
-        if model.reclaimable_own is None:  # a layer's files could not be read: never pass on a guess
+        if model.wasted_own is None:  # a layer's files could not be read: never pass on a guess
             raise DockerlabError("The check could not read every layer of the image from `docker save`, so it "
-                                 "cannot count reclaimable bytes; run `dockerlab doctor` and check again.")
-        return model.reclaimable_own, model.reclaimable_paths()
+                                 "cannot count wasted bytes; run `dockerlab doctor` and check again.")
+        return model.wasted_own, model.wasted_paths()
 
     def layer_with(self, path: str) -> str | None:
         """The digest (diff_id) of the topmost layer that adds or changes `path` (read from `docker save`)."""

@@ -66,6 +66,14 @@ def stream_build(engine: Engine, path: str | Path, tag: str | None, labels: dict
     return build(engine, path, tag, labels, dockerfile, on_progress)
 
 
+def builder_used(engine: Engine) -> str:
+    """The builder `stream_build` builds with here: "BuildKit" where `uses_buildkit`, else the engine's own
+    ("Buildah" on Podman; "classic" on Docker, also where BuildKit is the default but buildx is missing)."""
+    if uses_buildkit(engine):
+        return "BuildKit"
+    return "Buildah" if engine.default_builder == "Buildah" else "classic"
+
+
 def buildkit_build(engine: Engine, path: str | Path, tag: str | None, labels: dict[str, str],
                    dockerfile: str = "Dockerfile", on_progress: OnProgress | None = None,
                    **buildx_options) -> BuildProgress:

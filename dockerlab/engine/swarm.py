@@ -28,6 +28,7 @@ from .translate import found_or_none, translated
 NO_SWARM = ("Podman has no Swarm mode (`docker swarm` and `docker service` exist on Docker engines only), so "
             "this part of the lesson needs Docker; the rest of the lesson works here.")
 CONVERGE_SECONDS = 90
+ENDED_TASK = " \\_ "  # how `docker service ps` marks an older task of the same slot
 SWARM_WAIT_SECONDS = 600  # how long `init` waits for another notebook to be done with the swarm
 
 
@@ -162,20 +163,27 @@ class Swarm:
                          service["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]])
         return Table(docker_command("service", "ls"), ["NAME", "MODE", "REPLICAS", "IMAGE"], rows)
 
-    def tasks(self, name: str, wait: bool = False) -> Table:
-        """`docker service ps NAME`: the service's replicas (tasks) that should be running, by slot.
+    def tasks(self, name: str, wait: bool = False, all: bool = False) -> Table:
+        """`docker service ps NAME`: the service's replicas (tasks) that should be running, by slot; with
+        `all`, also the tasks that ended, each under its slot's newer task as `\\_ NAME` (as `docker service
+        ps` without a filter lists them: a replaced replica stays listed).
 
         With `wait`, first wait until the swarm has all the replicas running again (after a failure).
         """
         service = self._own_service(name, "list")
         if wait:
             self._wait_converged(name, service.attrs["Spec"]["Mode"]["Replicated"]["Replicas"])
-        tasks = self.api.tasks(filters={"service": name, "desired-state": "running"})
-        rows = [[f"{name}.{task['Slot']}", task["Spec"]["ContainerSpec"]["Image"],
-                 task["DesiredState"].capitalize(), task["Status"]["State"].capitalize()]
-                for task in sorted(tasks, key=lambda task: task["Slot"])]
-        return Table(docker_command("service", "ps", "--filter", "desired-state=running", name),
-                     ["NAME", "IMAGE", "DESIRED STATE", "CURRENT STATE"], rows)
+        filters = {"service": name} if all else {"service": name, "desired-state": "running"}
+        newest_first = sorted(self.api.tasks(filters=filters), key=lambda task: task["CreatedAt"], reverse=True)
+        rows, seen = [], set()
+        for task in sorted(newest_first, key=lambda task: (task["Slot"], task["DesiredState"] != "running")):
+            slot = f"{name}.{task['Slot']}"
+            rows.append([(ENDED_TASK if slot in seen else "") + slot, task["Spec"]["ContainerSpec"]["Image"],
+                         task["DesiredState"].capitalize(), task["Status"]["State"].capitalize()])
+            seen.add(slot)
+        command = docker_command("service", "ps", name) if all else docker_command(
+            "service", "ps", "--filter", "desired-state=running", name)
+        return Table(command, ["NAME", "IMAGE", "DESIRED STATE", "CURRENT STATE"], rows)
 
     def remove_service(self, name: str) -> Output:
         """`docker service rm NAME`: the service and all its containers go."""

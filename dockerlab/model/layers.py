@@ -5,7 +5,7 @@ them meaning (the union filesystem's rules are `model.unionfs`) and a stable tex
 `dockerlab.view` draws it. Definitions:
 
 - a layer's `size` = the sum of the regular-file entry sizes in its tar;
-- `reclaimable_bytes` = the sum of all layer sizes minus the sizes of the regular files visible at the
+- `wasted_bytes` = the sum of all layer sizes minus the sizes of the regular files visible at the
   top: what squashing the image would save (files overwritten or deleted by a later layer).
 """
 from __future__ import annotations
@@ -124,7 +124,7 @@ class Layer:
         return None if self.changes is None else sum(c.change == change for c in self.changes)
 
     @property
-    def reclaimable_bytes(self) -> int | None:
+    def wasted_bytes(self) -> int | None:
         if self.changes is None or self.size is None or self.live_bytes is None:
             return None
         return self.size - self.live_bytes
@@ -178,21 +178,21 @@ class ImageLayers:
     def files_read(self) -> bool:
         return all(layer.changes is not None for layer in self.layers)
 
-    def _reclaimable(self, layers: Iterable[Layer]) -> int | None:
+    def _wasted(self, layers: Iterable[Layer]) -> int | None:
         if not self.files_read:
             return None
-        return sum(layer.reclaimable_bytes or 0 for layer in layers)
+        return sum(layer.wasted_bytes or 0 for layer in layers)
 
     @property
-    def reclaimable_bytes(self) -> int | None:
-        return self._reclaimable(self.layers)
+    def wasted_bytes(self) -> int | None:
+        return self._wasted(self.layers)
 
     @property
-    def reclaimable_own(self) -> int | None:
-        return self._reclaimable(layer for layer in self.layers if not layer.base)
+    def wasted_own(self) -> int | None:
+        return self._wasted(layer for layer in self.layers if not layer.base)
 
-    def reclaimable_paths(self) -> list[str]:
-        """Files this image's own layers wrote that a later layer deleted or overwrote: the bytes in `reclaimable_own`."""
+    def wasted_paths(self) -> list[str]:
+        """Files this image's own layers wrote that a later layer deleted or overwrote: the bytes in `wasted_own`."""
         written: set[str] = set()
         hidden: list[str] = []
         for layer in self.layers:
@@ -239,7 +239,7 @@ class ImageLayers:
                 "steps": [{"created_by": s.created_by, "empty": s.empty, "layer": s.layer, "cached": s.cached}
                           for s in self.steps],
                 "layers": layers,
-                "reclaimable_bytes": self.reclaimable_bytes}
+                "wasted_bytes": self.wasted_bytes}
 
     def __repr__(self) -> str:
         return stack_text([self])
@@ -254,7 +254,8 @@ def counts(layer) -> str:
 
 
 def stack_text(images: list[ImageLayers]) -> str:
-    """The stable text form: each image top first, like `docker history`, base image steps on one line.
+    """The stable text form, as `dockerlab layers` prints it: each image top first (like `docker history`), base
+    image steps on one line.
 
     Cache hits are left out: whether a step came from the cache depends on what was built before.
     """
@@ -292,9 +293,10 @@ def stack_text(images: list[ImageLayers]) -> str:
         else:
             origin = ""
         head = f"{image.image}: {len(image.layers)} layer(s){origin}, {human_size(image.size)}"
-        if image.reclaimable_bytes is not None:
-            head += f"; {human_size(image.reclaimable_bytes)} reclaimable ({human_size(image.reclaimable_own)} in its own layers)"
-        blocks.append("\n".join([f"$ docker history {image.image}", head] +
+        if image.wasted_bytes is not None:
+            head += f"; {human_size(image.wasted_bytes)} wasted ({human_size(image.wasted_own)} in its own layers)"
+        command = f"$ dockerlab layers {image.image}" + (" --files" if image.files_read else "")
+        blocks.append("\n".join([command, head] +
                                 [f"  {left.ljust(width)}   {right}" for left, right in rows]))
     return "\n\n".join(blocks)
 

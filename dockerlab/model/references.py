@@ -1,4 +1,4 @@
-"""Image references: `[host[:port]/]user/repo[:tag][@digest]`, parsed and expanded like Docker does.
+"""Image references: `[host[:port]/]path[:tag][@digest]`, parsed and expanded like Docker does.
 
 Pure functions (no engine): `parse_reference("ubuntu")` knows that this means
 `docker.io/library/ubuntu:latest`, and an invalid name (`UPPER/case`, `a:b:c`) becomes an
@@ -39,6 +39,7 @@ class Reference:
     tag: str = DEFAULT_TAG
     digest: str = ""
     explicit_registry: bool = False  # the name spelt its host out
+    digest_only: bool = False  # `name@sha256:…` with no tag: Docker adds no `:latest` to it
 
     @property
     def repository(self) -> str:
@@ -49,9 +50,10 @@ class Reference:
 
     @property
     def full(self) -> str:
-        """Everything spelt out: `docker.io/library/ubuntu:latest`."""
+        """Everything spelt out: `docker.io/library/ubuntu:latest`, `docker.io/library/ubuntu@sha256:…`."""
+        tag = "" if self.digest_only else f":{self.tag}"
         suffix = f"@{self.digest}" if self.digest else ""
-        return f"{self.registry}/{self.path}:{self.tag}{suffix}"
+        return f"{self.registry}/{self.path}{tag}{suffix}"
 
     @property
     def user(self) -> str:
@@ -63,8 +65,9 @@ class Reference:
         return self.registry == DOCKER_HUB
 
     def __str__(self) -> str:
+        tag = "" if self.digest_only else f":{self.tag}"
         suffix = f"@{self.digest}" if self.digest else ""
-        return f"{self.repository}:{self.tag}{suffix}"
+        return f"{self.repository}{tag}{suffix}"
 
 
 def _splits_host(first: str) -> bool:
@@ -109,7 +112,8 @@ def parse_reference(text: str) -> Reference:
         registry = DOCKER_HUB
     if registry == DOCKER_HUB and "/" not in path:
         path = f"{OFFICIAL_NAMESPACE}/{path}"
-    return Reference(registry, path, tag or DEFAULT_TAG, digest, explicit and registry != DOCKER_HUB)
+    return Reference(registry, path, tag or DEFAULT_TAG, digest, explicit and registry != DOCKER_HUB,
+                     digest_only=bool(digest) and not tag)
 
 
 def expand_reference(text: str) -> str:

@@ -29,12 +29,14 @@ class Model:
 
 @dataclass
 class BuildResult:
-    """A finished build: the image, its steps (with cache hits) and the command that does the same."""
+    """A finished build: the image, its steps (with cache hits), the command that does the same, and the
+    builder that made it ("BuildKit", "classic" or "Buildah": they keep their cache differently)."""
 
     tag: str | None
     image_id: str
     steps: list[BuildStep]
     command: str
+    builder: str
 
     def cache(self) -> "Table":
         """Each step and whether the builder reused it from its cache (`Using cache`) or ran it."""

@@ -143,7 +143,7 @@ class LayerExplorer:
         self.summary.value = (
             f"<b>{layer.count('added')}</b> added, <b>{layer.count('modified')}</b> modified, "
             f"<b>{layer.count('deleted')}</b> deleted · {human_size(layer.size)} in this layer, "
-            f"{human_size(layer.reclaimable_bytes)} of it hidden by later layers")
+            f"{human_size(layer.wasted_bytes)} of it hidden by later layers")
         rows = self.rows()
         colours = {"added": "#2e7d32", "modified": "#b26a00", "deleted": "#c62828", "whiteout": "#6a1b9a"}
         cells = "".join(

@@ -154,7 +154,7 @@ def test_file_and_history_checks_look_inside_the_image_without_running_it(engine
     assert ours(engine) <= before
 
 
-def test_deleting_in_a_later_run_fails_the_reclaimable_check_and_one_run_passes(engine):
+def test_deleting_in_a_later_run_fails_the_wasted_check_and_one_run_passes(engine):
     exercise = Path(__file__).parents[3] / "exercises" / "layers-tidy-download"
     before = ours(engine)
     starter = check_submission(lambda: engine, "layers-tidy-download", context=exercise / "starter", limits=LIMITS)
@@ -176,7 +176,7 @@ def test_layers_that_cannot_be_read_are_could_not_check_never_a_pass(engine, mon
     result = check_submission(lambda: engine, "layers-tidy-download", limits=LIMITS,
                               context=Path(__file__).parents[3] / "exercises" / "layers-tidy-download" / "solution")
     assert result.verdict == "error", repr(result)
-    assert "cannot count reclaimable bytes" in result.feedback[0]
+    assert "cannot count wasted bytes" in result.feedback[0]
     assert ours(engine) <= before
 
 

@@ -12,7 +12,7 @@ from dockerlab.course.student import generate
 from .test_student import outputs_text
 
 REPO = Path(__file__).resolve().parents[3]
-LESSONS = {"05-writable-layer": ["file-in-image", "container-files-fate", "commit-layers"],
+LESSONS = {"05-writable-layer": ["file-in-image", "container-files-fate", "commit-layers", "what-survives-rm"],
            "07-build-cache": ["cache-order", "cache-invalidation"],
            "08-image-size": ["slim-image", "deleted-bytes", "dangling-none"],
            "10-tags-digests": ["version-two", "latest-tag", "retag-id"]}

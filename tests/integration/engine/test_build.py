@@ -30,6 +30,8 @@ def test_build_streams_steps_and_labels_the_image(lab):
 def test_the_engines_default_builder_builds(lab):
     """BuildKit (through buildx) where the engine's default builder is BuildKit, the classic builder elsewhere."""
     assert uses_buildkit(lab.engine) == (lab.engine.default_builder == "BuildKit")
+    result = lab.build(HELLO, tag="dockerlab-test-default-builder")
+    assert result.builder == lab.engine.default_builder  # what the lessons print next to `docker build`'s builder
 
 
 def test_without_the_docker_command_the_kit_falls_back_to_the_classic_builder(lab, tmp_path, monkeypatch):
@@ -41,6 +43,7 @@ def test_without_the_docker_command_the_kit_falls_back_to_the_classic_builder(la
     finally:
         buildx_missing.cache_clear()
     assert [s.instruction.split()[0] for s in result.steps] == ["FROM", "CMD"]
+    assert result.builder == ("Buildah" if lab.engine.default_builder == "Buildah" else "classic")
     assert lab.client.images.get("dockerlab-test-classic").labels["dockerlab.session"] == lab.session.id
 
 

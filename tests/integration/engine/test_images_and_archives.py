@@ -129,7 +129,7 @@ def test_every_layout_gives_the_changes_a_container_sees(tricky, layout):
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_every_layout_gives_gnu_tar_sizes_and_reclaimable_bytes(tricky, layout):
+def test_every_layout_gives_gnu_tar_sizes_and_wasted_bytes(tricky, layout):
     image = read_archive(open(tricky["archives"][layout], "rb"), cache=None)
     model = model_of(image, tricky["base"])
     assert [layer.size for layer in model.layers] == [size for size, _ in tricky["listings"]]
@@ -137,10 +137,10 @@ def test_every_layout_gives_gnu_tar_sizes_and_reclaimable_bytes(tricky, layout):
     top = tricky["visible"][-1]
     live = sum({inode: size for size, inode in top.values() if inode != "-"}.values())
     total = sum(size for size, _ in tricky["listings"])
-    assert model.reclaimable_bytes == total - live
-    assert model.reclaimable_own == total - live  # the base image's layers waste nothing
-    # Deleting big.bin (4096 bytes) in a later layer did not make the image smaller: it is reclaimable.
-    assert model.reclaimable_own >= 4096 + 2000 + 3000
+    assert model.wasted_bytes == total - live
+    assert model.wasted_own == total - live  # the base image's layers waste nothing
+    # Deleting big.bin (4096 bytes) in a later layer did not make the image smaller: it is wasted.
+    assert model.wasted_own >= 4096 + 2000 + 3000
 
 
 def test_layout_names_and_compressions_are_recognised(tricky):
@@ -240,7 +240,7 @@ def test_cli_layers_json_with_files_matches_every_archive_layout(tricky):
     done = dockerlab("layers", tricky["tag"], "--files", "--json")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert set(data) == {"image", "steps", "layers", "reclaimable_bytes"} and data["image"] == tricky["tag"]
+    assert set(data) == {"image", "steps", "layers", "wasted_bytes"} and data["image"] == tricky["tag"]
     assert set(data["steps"][0]) == {"created_by", "empty", "layer", "cached"}
     assert set(data["layers"][0]) == {"diff_id", "created_by", "size", "added", "modified", "deleted", "base", "files"}
     assert set(data["layers"][1]["files"][0]) == {"path", "change", "size"}
@@ -252,7 +252,7 @@ def test_cli_layers_json_with_files_matches_every_archive_layout(tricky):
         archived = dockerlab("layers", "--archive", str(tricky["archives"][layout]), "--json")
         assert archived.returncode == 0, archived.stderr
         other = json.loads(archived.stdout)
-        assert other["reclaimable_bytes"] == data["reclaimable_bytes"], layout
+        assert other["wasted_bytes"] == data["wasted_bytes"], layout
         assert [[f["path"], f["change"], f["size"]] for layer in other["layers"] for f in layer["files"]] == \
             [[f["path"], f["change"], f["size"]] for layer in data["layers"] for f in layer["files"]], layout
         assert [(l["size"], l["added"], l["modified"], l["deleted"], l["base"]) for l in other["layers"]] == \
@@ -263,7 +263,7 @@ def test_cli_layers_without_files_has_null_counts_and_the_same_steps(tricky):
     quick = json.loads(dockerlab("layers", tricky["tag"], "--json").stdout)
     full = json.loads(dockerlab("layers", tricky["tag"], "--files", "--json").stdout)
     assert all(layer["added"] is None and "files" not in layer for layer in quick["layers"])
-    assert quick["reclaimable_bytes"] is None
+    assert quick["wasted_bytes"] is None
     assert [(s["empty"], s["layer"]) for s in quick["steps"]] == [(s["empty"], s["layer"]) for s in full["steps"]]
 
 

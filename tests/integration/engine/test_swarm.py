@@ -15,7 +15,7 @@ from dockerlab.app.lab import Lab
 from dockerlab.engine.cleanup import sweep_stale_sessions
 from dockerlab.engine.session import Session
 from dockerlab.engine.cleanup import GWBRIDGE, release_swarm, swarm_is_active, swarm_labels
-from dockerlab.engine.swarm import NO_SWARM, has_swarm, wait_until_swarm_is_free
+from dockerlab.engine.swarm import ENDED_TASK, NO_SWARM, has_swarm, wait_until_swarm_is_free
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "notebooks" / "examples"
 
@@ -74,8 +74,14 @@ def test_service_runs_scales_and_clean_leaves_the_swarm(engine):
                              "swarmtest-hello\nswarmtest: 3/3 replicas running")
     assert len(lab.ps()) == 3  # each replica is a container of this session
     assert [row[0] for row in lab.swarm.tasks("swarmtest").rows] == ["swarmtest.1", "swarmtest.2", "swarmtest.3"]
-    lab.container(lab.ps().rows[0][0]).remove(force=True)
+    crashed = lab.ps().rows[0][0]  # swarmtest.SLOT.TASK-ID
+    lab.container(crashed).remove(force=True)
     assert len(lab.swarm.tasks("swarmtest", wait=True)) == 3  # the swarm replaced the lost replica
+    history = lab.swarm.tasks("swarmtest", all=True)  # and the lost one stays listed under its replacement
+    slot = ".".join(crashed.split(".")[:2])
+    assert history.command == "$ docker service ps swarmtest" and len(history) == 4
+    assert [row[0] for row in history.rows].count(ENDED_TASK + slot) == 1
+    assert {row[2] for row in history.rows if row[0] == ENDED_TASK + slot} == {"Shutdown"}
     assert repr(lab.swarm.scale("swarmtest", 1)).endswith("swarmtest: 1/1 replicas running")
     assert lab.swarm.services().rows == [["swarmtest", "replicated", "1/1", "swarmtest-hello"]]
     removed = lab.clean()

@@ -15,7 +15,7 @@ from dockerlab.model.limits import Limits, RunOutcome
 from dockerlab.course.student import student_version
 
 GREETING = "Hello World!! My first Docker image"
-CHECK_KINDS = {"output", "exit_code", "config", "layers", "history", "base", "file", "reclaimable", "layer_kept"}
+CHECK_KINDS = {"output", "exit_code", "config", "layers", "history", "base", "file", "wasted", "layer_kept"}
 
 
 def test_every_exercise_loads_with_known_check_kinds_and_a_solution():
@@ -162,21 +162,21 @@ class WastefulImage:
     """An image whose first RUN made files that a later RUN deleted."""
 
     def __init__(self, wasted, paths):
-        self._reclaimable = (wasted, paths)
+        self._wasted = (wasted, paths)
 
-    def reclaimable(self):
-        return self._reclaimable
+    def wasted(self):
+        return self._wasted
 
 
-def test_reclaimable_check_names_the_hidden_files_and_their_bytes():
-    check = {"kind": "reclaimable", "at_most": 0, "says": "no hidden bytes", "hint": "same RUN"}
+def test_wasted_check_names_the_hidden_files_and_their_bytes():
+    check = {"kind": "wasted", "at_most": 0, "says": "no hidden bytes", "hint": "same RUN"}
     assert evaluate(check, WastefulImage(0, [])).ok
     finding = evaluate(check, WastefulImage(200000, ["tmp/tool.tar"]))
     assert not finding.ok and finding.hint == "same RUN"
     assert "200.0 kB that nobody can see any more (/tmp/tool.tar)" in finding.problem
     many = evaluate(check, WastefulImage(5, ["a", "b", "c", "d"])).problem
     assert "(/a, /b, /c, …)" in many
-    assert evaluate({"kind": "reclaimable", "at_most": 10}, WastefulImage(5, ["a"])).ok
+    assert evaluate({"kind": "wasted", "at_most": 10}, WastefulImage(5, ["a"])).ok
 
 
 def test_result_json_and_exit_codes():

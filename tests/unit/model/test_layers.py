@@ -27,33 +27,33 @@ def changes(layer):
 def test_opaque_marker_applies_before_the_layers_own_entries():
     m = model([d("a"), f("a/old", 10)], [d("a"), Entry("a/.wh..wh..opq", "file"), f("a/new", 3)])
     assert changes(m.layers[1]) == [("added", "a/new"), ("deleted", "a/old")]
-    assert m.reclaimable_bytes == 10
+    assert m.wasted_bytes == 10
 
 
 def test_whiteout_removes_a_whole_directory():
     m = model([f("x/y/z", 5), f("x/w", 2), f("keep", 1)], [Entry(".wh.x", "file")])
     assert changes(m.layers[1]) == [("deleted", "x/w"), ("deleted", "x/y/z")]
-    assert m.layers[1].size == 0 and m.reclaimable_bytes == 7
+    assert m.layers[1].size == 0 and m.wasted_bytes == 7
 
 
 def test_file_replacing_a_directory_hides_everything_below_and_back():
     m = model([f("p/q", 4)], [f("p", 2)], [f("p/again", 1)])
     assert changes(m.layers[1]) == [("added", "p"), ("deleted", "p/q")]
     assert changes(m.layers[2]) == [("added", "p/again"), ("deleted", "p")]
-    assert m.reclaimable_bytes == 6
+    assert m.wasted_bytes == 6
 
 
-def test_rewritten_file_is_modified_and_its_old_bytes_reclaimable():
+def test_rewritten_file_is_modified_and_its_old_bytes_wasted():
     m = model([f("etc/conf", 100)], [f("etc/conf", 120)])
     assert changes(m.layers[1]) == [("modified", "etc/conf")]
-    assert [layer.reclaimable_bytes for layer in m.layers] == [100, 0]
+    assert [layer.wasted_bytes for layer in m.layers] == [100, 0]
 
 
 def test_hard_link_keeps_its_targets_bytes_alive():
     m = model([f("a", 50), Entry("b", "hardlink", 0, "a")], [f("a", 7)])
-    assert m.layers[0].live_bytes == 50 and m.reclaimable_bytes == 0
+    assert m.layers[0].live_bytes == 50 and m.wasted_bytes == 0
     m = model([f("a", 50), Entry("b", "hardlink", 0, "./a")], [Entry(".wh.a", "file"), Entry(".wh.b", "file")])
-    assert m.reclaimable_bytes == 50
+    assert m.wasted_bytes == 50
 
 
 def test_base_layers_are_matched_by_diff_id_prefix_not_position():
@@ -87,10 +87,10 @@ def test_the_classic_builders_session_label_step_is_not_a_step_of_the_image():
 def test_json_shape_has_null_counts_without_files():
     m = build_image_layers("t", ["sha256:a"], [{"created_by": "x"}])
     data = m.to_json(files=True)
-    assert set(data) == {"image", "steps", "layers", "reclaimable_bytes"}
+    assert set(data) == {"image", "steps", "layers", "wasted_bytes"}
     assert data["layers"][0] == {"diff_id": "sha256:a", "created_by": "x", "size": None, "added": None,
                                  "modified": None, "deleted": None, "base": False, "files": None}
-    assert data["reclaimable_bytes"] is None
+    assert data["wasted_bytes"] is None
 
 
 def test_display_instruction_cleans_builder_noise():
@@ -134,11 +134,11 @@ def test_image_without_history_still_has_a_step_per_layer():
     assert [(s.created_by, s.layer) for s in m.steps] == [("(no history)", 0), ("(no history)", 1)]
 
 
-def test_reclaimable_paths_are_own_files_a_later_own_layer_deleted_or_overwrote():
+def test_wasted_paths_are_own_files_a_later_own_layer_deleted_or_overwrote():
     m = build_image_layers(
         "t", ["sha256:base", "sha256:run1", "sha256:run2"], [{}, {}, {}], base_diff_ids=["sha256:base"],
         layer_files=[LayerFiles([f("etc/group", 9)]),
                      LayerFiles([f("tmp/tool.tar", 200), f("opt/v", 3), f("opt/conf", 4)]),
                      LayerFiles([Entry("tmp/.wh.tool.tar", "file"), Entry("etc/.wh.group", "file"), f("opt/conf", 5)])])
-    assert m.reclaimable_paths() == ["opt/conf", "tmp/tool.tar"]  # not etc/group: its bytes are the base's
-    assert (m.reclaimable_own, m.reclaimable_bytes) == (204, 204 + 9)  # 9: etc/group, hidden in the base's layer
+    assert m.wasted_paths() == ["opt/conf", "tmp/tool.tar"]  # not etc/group: its bytes are the base's
+    assert (m.wasted_own, m.wasted_bytes) == (204, 204 + 9)  # 9: etc/group, hidden in the base's layer

@@ -14,6 +14,8 @@ from dockerlab.model.references import expand_reference, familiar_name, parse_re
     ("127.0.0.1:5000/ruud/partech:1.0", "127.0.0.1:5000/ruud/partech:1.0"),
     ("localhost/partech", "localhost/partech:latest"),
     ("registry.example.com/team/app/web:v2-rc.1", "registry.example.com/team/app/web:v2-rc.1"),
+    ("ubuntu@sha256:" + "a" * 64, "docker.io/library/ubuntu@sha256:" + "a" * 64),  # a digest alone: no :latest
+    ("ubuntu:22.04@sha256:" + "b" * 64, "docker.io/library/ubuntu:22.04@sha256:" + "b" * 64),
 ])
 def test_short_names_expand_like_docker(name, full):
     assert expand_reference(name) == full
@@ -46,7 +48,8 @@ def test_parts_of_a_name():
 def test_a_digest_pins_the_content():
     digest = "sha256:" + "a" * 64
     ref = parse_reference(f"127.0.0.1:5000/ruud/partech@{digest}")
-    assert ref.digest == digest and ref.full.endswith(f"partech:latest@{digest}")
+    assert ref.digest == digest and ref.full == f"127.0.0.1:5000/ruud/partech@{digest}"  # no :latest added
+    assert str(ref) == f"127.0.0.1:5000/ruud/partech@{digest}"
 
 
 @pytest.mark.parametrize("name, reason", [

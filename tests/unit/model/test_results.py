@@ -33,7 +33,7 @@ def test_build_cache_table_says_which_steps_were_reused_without_the_session_id()
 
     steps = [BuildStep(1, "FROM dockerlab/busybox"), BuildStep(2, "COPY deps.txt /app/", cached=True),
              BuildStep(3, "COPY app.sh /app/"), BuildStep(4, "LABEL dockerlab.session=123-456-abcd@host")]
-    table = BuildResult("demo", "sha256:x", steps, "$ docker build -t demo ctx").cache()
+    table = BuildResult("demo", "sha256:x", steps, "$ docker build -t demo ctx", "classic").cache()
     assert table.command == "$ docker build -t demo ctx"
     assert table.rows == [["1/4", "FROM dockerlab/busybox", "-"], ["2/4", "COPY deps.txt /app/", "reused (cache)"],
                           ["3/4", "COPY app.sh /app/", "ran"],

@@ -63,8 +63,8 @@ def test_text_form_is_stable_and_tells_the_stack_top_first():
     model = image("a", "echo a", "sha256:a", cached=False, files=True)
     text = Diagram([model]).text
     assert text == "\n".join([
-        "$ docker history a",
-        "a: 2 layer(s) (1 from the base image), 1.0 kB; 0 B reclaimable (0 B in its own layers)",
+        "$ dockerlab layers a --files",  # the kit's summary, under the kit's own command
+        "a: 2 layer(s) (1 from the base image), 1.0 kB; 0 B wasted (0 B in its own layers)",
         "  RUN echo a                       layer 2 · 12 B · +1 ~0 -0",
         "  (base image dockerlab/busybox)   1 layer(s) · 1.0 kB · 2 metadata step(s)",
     ])
