@@ -56,7 +56,11 @@ SYSTEM_PARTS = [
     ("skopeo", lambda: shutil.which("skopeo"), "skopeo"),
     # Playwright's bundled node (the browser test's driver) links against libatomic.
     ("libatomic (for Playwright's driver)", lambda: ctypes.util.find_library("atomic"), "libatomic1"),
+    # the classroom's proxy (configurable-http-proxy, from npm) runs on Debian's node
+    ("node", lambda: shutil.which("node"), "nodejs"),
+    ("npm", lambda: shutil.which("npm"), "npm"),
 ]
+PROXY = "configurable-http-proxy"
 
 
 def system_chromium() -> str | None:
@@ -253,6 +257,18 @@ def install_browser() -> None:
         say("Playwright could not download chromium (offline?): the browser test will say it is skipped")
 
 
+def install_proxy() -> None:
+    """JupyterHub's proxy for `dockerlab classroom`, from npm (installed globally, once)."""
+    if shutil.which(PROXY):
+        return
+    if not shutil.which("npm") or os.geteuid() != 0:
+        say(f"missing {PROXY} (the classroom's proxy): install it with `sudo npm install -g {PROXY}`")
+        return
+    say(f"installing {PROXY} with npm (the classroom's proxy)")
+    if subprocess.run(["npm", "install", "-g", "--silent", PROXY]).returncode != 0:
+        say(f"npm could not install {PROXY}: `dockerlab classroom up` will say so")
+
+
 def start_engine() -> None:
     done = subprocess.run([str(VENV / "bin" / "dockerlab"), "doctor", "--fix"])
     if done.returncode != 0:
@@ -267,6 +283,7 @@ def main() -> None:
         start_podman_service()
     install_venv()
     install_browser()
+    install_proxy()
     start_engine()
     say("ready")
 
