@@ -62,11 +62,12 @@ COPY entrypoint.sh /usr/local/bin/dockerlab-student
 ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/home/student
 WORKDIR {work}
 ENTRYPOINT ["/usr/local/bin/dockerlab-student"]
+CMD ["jupyterhub-singleuser", "--allow-root"]
 """
 
 # The student's own engine first, its containers' cgroups nested inside this server's own cgroup (so the
 # server's memory, CPU and pids limits hold for everything the student runs, and no two students' cgroups
-# mix), then their copy of the lessons (never overwriting their work), then the single-user server.
+# mix), then their copy of the lessons (never overwriting their work), then the command (the single-user server).
 ENTRYPOINT = """\
 #!/bin/sh
 set -eu
@@ -81,7 +82,7 @@ done
 mkdir -p {work}
 cp -Rn /opt/dockerlab/student/. {work}/
 cd {work}
-exec jupyterhub-singleuser --allow-root "$@"
+exec "$@"
 """
 
 
