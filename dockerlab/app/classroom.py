@@ -158,13 +158,14 @@ def up(roster: Path, ip: str, port: int, trust_students: bool, start_all: bool, 
         room.ensure_volumes(engine, student)
     template = room.volume_names("{username}")
     volumes = {template["work"]: room.WORK_DIR, template["engine"]: room.ENGINE_DIR}
-    host_config, mounts = room.isolation(engine)
+    host_config, raw_host_config, mounts = room.isolation(engine)
     folder = prepare_state(students, instructor)
     settings = {
         "students": students, "instructor": instructor, "ip": ip, "port": port,
         "hub_ip": gateway, "hub_port": free_port(gateway), "proxy_api_port": free_port("127.0.0.1"),
         "state_dir": str(folder), "image": room.STUDENT_IMAGE, "network": room.NETWORK,
         "work_dir": room.WORK_DIR, "volumes": {**volumes, **mounts}, "host_config": host_config,
+        "raw_host_config": raw_host_config,
         "labels": classroom_labels("{username}"), "mem_limit": limits.memory, "cpu_limit": limits.cpus,
         "pids_limit": limits.pids, "idle_timeout": limits.idle_minutes * 60,
     }

@@ -43,7 +43,8 @@ c.DockerSpawner.remove = True  # a stopped server's container goes; its volumes 
 c.DockerSpawner.name_template = "dockerlab-classroom-{username}"
 c.DockerSpawner.notebook_dir = settings["work_dir"]
 c.DockerSpawner.volumes = settings["volumes"]  # names templated with {username}, and the isolation's mounts
-c.DockerSpawner.extra_create_kwargs = {"labels": settings["labels"]}
+# (fields create_host_config has no words for, such as unmasked system paths, go in raw)
+c.DockerSpawner.extra_create_kwargs = {"labels": settings["labels"], "host_config": settings["raw_host_config"]}
 c.DockerSpawner.extra_host_config = {**settings["host_config"], "init": True, "pids_limit": settings["pids_limit"]}
 c.DockerSpawner.mem_limit = settings["mem_limit"]
 c.DockerSpawner.cpu_limit = settings["cpu_limit"]

@@ -39,9 +39,10 @@ HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")  # pip inside a build conta
 # the host: only for students the instructor trusts (`--trust-students`).
 TRUSTED_ISOLATION = {
     "cap_add": ["ALL"], "cap_drop": ["SYS_RESOURCE"],
-    "security_opt": ["seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"],
+    "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
     "device_cgroup_rules": ["a *:* rwm"],
 }
+TRUSTED_RAW = {"MaskedPaths": [], "ReadonlyPaths": []}  # `--security-opt systempaths=unconfined` in the API's words
 TRUSTED_MOUNTS = {"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"}}
 SYSBOX_RUNTIME = "sysbox-runc"
 
@@ -67,7 +68,7 @@ CMD ["jupyterhub-singleuser", "--allow-root"]
 
 # The student's own engine first, its containers' cgroups nested inside this server's own cgroup (so the
 # server's memory, CPU and pids limits hold for everything the student runs, and no two students' cgroups
-# mix), then their copy of the lessons (never overwriting their work), then the command (the single-user server).
+# mix), then the kit's base image in that engine, then their copy of the lessons (never overwriting their work), then the command (the single-user server).
 ENTRYPOINT = """\
 #!/bin/sh
 set -eu
@@ -79,6 +80,9 @@ until docker info >/dev/null 2>&1; do
   kill -0 "$engine" 2>/dev/null || {{ echo "dockerlab: the student's engine did not start:" >&2; tail -n 5 /var/log/dockerd.log >&2; exit 1; }}
   sleep 0.5
 done
+/opt/venv/bin/python -c 'from dockerlab.engine.base_image import ensure_base_image as base
+from dockerlab.engine.connection import connect_engine
+base(connect_engine())' >/var/log/dockerlab-base-image.log 2>&1 || echo "dockerlab: no base image yet (see /var/log/dockerlab-base-image.log)" >&2
 mkdir -p {work}
 cp -Rn /opt/dockerlab/student/. {work}/
 cd {work}
@@ -158,11 +162,12 @@ def has_sysbox(engine: Engine) -> bool:
     return SYSBOX_RUNTIME in (engine.info.get("Runtimes") or {})
 
 
-def isolation(engine: Engine) -> tuple[dict, dict]:
-    """(host-config options, extra mounts) for a student's server: Sysbox where the host has it."""
+def isolation(engine: Engine) -> tuple[dict, dict, dict]:
+    """(host-config options, raw HostConfig fields, extra mounts) for a student's server: Sysbox where the
+    host has it, else near-root access (see TRUSTED_ISOLATION)."""
     if has_sysbox(engine):
-        return {"runtime": SYSBOX_RUNTIME}, {}
-    return dict(TRUSTED_ISOLATION), dict(TRUSTED_MOUNTS)
+        return {"runtime": SYSBOX_RUNTIME}, {}, {}
+    return dict(TRUSTED_ISOLATION), dict(TRUSTED_RAW), dict(TRUSTED_MOUNTS)
 
 
 def ensure_network(engine: Engine) -> str:
