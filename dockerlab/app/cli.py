@@ -211,7 +211,7 @@ def cmd_classroom(args: argparse.Namespace) -> int:
     if args.action == "up":
         limits = classroom.Limits(memory=args.memory, cpus=args.cpus, pids=args.pids, idle_minutes=args.idle_minutes)
         state = classroom.up(Path(args.roster), args.ip, args.port, args.trust_students, args.start_all, limits,
-                             args.instructor)
+                             args.instructor, say=lambda line: print(line, file=sys.stderr, flush=True))
         print(state["url"])
         print(f"The classroom is up for {len(state['students'])} student(s) at {state['url']}: each student logs in "
               "with their roster username and chooses a password at first login. The instructor logs in as "
