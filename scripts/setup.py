@@ -2,14 +2,15 @@
 """`make setup`: everything the lessons need, installed and started; safe to run again and again.
 
 Standard library only (it runs before the virtual environment exists). Steps:
-1. system parts (the engine, graphviz, a static busybox, the registry, chromium, skopeo): checked, and
+1. system parts (the engine, graphviz, a static busybox, the registry, chromium, skopeo, node and npm): checked, and
    installed with apt when we are root on Debian/Ubuntu; otherwise the missing ones are named;
    the engine is Docker (`docker.io`, plus `docker-cli` and `docker-buildx` where apt has them, as on
    Debian 13), or Podman with `DOCKERLAB_ENGINE=podman` or when Podman is there and Docker is not;
 2. Podman only: the loopback registries marked as plain HTTP (a drop-in of its own, as Docker allows
    127.0.0.0/8 by itself), then its Docker-compatible API service, started as root when its socket does not answer;
 3. `.venv` with the kit installed (editable, with its `test` extra), reinstalled only when pyproject.toml changed;
-4. the engine: `dockerlab doctor --fix` starts Docker when allowed, builds the base image, and reports.
+4. the classroom's proxy (`configurable-http-proxy`, from npm on Debian's node) when root and missing;
+5. the engine: `dockerlab doctor --fix` starts Docker when allowed, builds the base image, and reports.
 """
 from __future__ import annotations
 

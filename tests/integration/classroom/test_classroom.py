@@ -82,10 +82,10 @@ class Student:
             self.landed = f"refused {refused.code}"
 
     def status_of(self, owner: str) -> int:
-        """HTTP status of `owner`'s server API, asked with this student's login."""
+        """HTTP status of `owner`'s JupyterLab page, asked with this student's login (through the hub's OAuth)."""
         try:
-            with self.opener.open(f"{self.url}user/{owner}/api/status") as answer:
-                return answer.status if f"/user/{owner}/api/status" in answer.url else 302
+            with self.opener.open(f"{self.url}user/{owner}/lab") as answer:
+                return answer.status if f"/user/{owner}/lab" in answer.url else 302
         except urllib.error.HTTPError as error:
             return error.code
 
