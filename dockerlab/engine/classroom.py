@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import subprocess
 import sys
 import tarfile
@@ -56,6 +57,7 @@ COPY kit/pyproject.toml /tmp/pyproject.toml
 RUN python3 -m venv /opt/venv && /opt/venv/bin/python -c "import tomllib; \\
 print('\\n'.join(tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']['dependencies']))" >/tmp/requirements.txt \\
     && /opt/venv/bin/pip install -q -r /tmp/requirements.txt "jupyterhub=={hub_version}" && rm -rf /root/.cache
+COPY lab-overrides.json /opt/venv/share/jupyter/lab/settings/overrides.json
 COPY kit/ /opt/dockerlab/
 RUN /opt/venv/bin/pip install -q --no-deps -e /opt/dockerlab && rm -rf /root/.cache \\
     && /opt/venv/bin/dockerlab student --source /opt/dockerlab/notebooks --out /opt/dockerlab/student
@@ -65,6 +67,12 @@ WORKDIR {work}
 ENTRYPOINT ["/usr/local/bin/dockerlab-student"]
 CMD ["jupyterhub-singleuser", "--allow-root"]
 """
+
+# JupyterLab's defaults for the class: no news or update pop-ups over the lesson; every cell in the page.
+LAB_OVERRIDES = {
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
+    "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
+}
 
 # The student's own engine first, its containers' cgroups nested inside this server's own cgroup (so the
 # server's memory, CPU and pids limits hold for everything the student runs, and no two students' cgroups
@@ -106,6 +114,7 @@ def student_image_context(repo: Path, hub_version: str) -> tuple[io.BytesIO, str
         "Dockerfile": (DOCKERFILE.format(base=BARE_IMAGE, hub_version=hub_version, work=WORK_DIR).encode(), 0o644),
         "entrypoint.sh": (ENTRYPOINT.format(work=WORK_DIR).encode(), 0o755),
         "host-ca.crt": (HOST_CA.read_bytes() if HOST_CA.is_file() else b"", 0o644),
+        "lab-overrides.json": (json.dumps(LAB_OVERRIDES, indent=1).encode(), 0o644),
     }
     for name in kit_files(repo):
         files[f"kit/{name}"] = ((repo / name).read_bytes(), (repo / name).stat().st_mode & 0o777)

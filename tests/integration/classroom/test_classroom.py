@@ -17,6 +17,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -211,7 +212,7 @@ def test_lesson_01_runs_in_jupyterlab_in_a_real_browser(classroom):
             outputs = page.locator(f"{lab_browser.PANEL} .jp-OutputArea-output").all_inner_texts()
             errors = page.locator(lab_browser.STDERR).all_inner_texts()
         except playwright.Error as error:
-            shot = classroom["root"] / "cat-stuck.png"
+            shot = Path(tempfile.gettempdir()) / "dockerlab-classroom-cat-stuck.png"
             page.screenshot(path=str(shot))
             raise AssertionError(f"lesson 01 in the classroom's JupyterLab: {error.message.splitlines()[0]}; "
                                  f"screenshot: {shot}") from None
