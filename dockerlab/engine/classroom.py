@@ -68,10 +68,11 @@ ENTRYPOINT ["/usr/local/bin/dockerlab-student"]
 CMD ["jupyterhub-singleuser", "--allow-root"]
 """
 
-# JupyterLab's defaults for the class: no news or update pop-ups over the lesson; every cell in the page.
+# JupyterLab's defaults for the class: no news or update pop-ups over the lesson, a lesson's kernel started
+# without asking, every cell in the page.
 LAB_OVERRIDES = {
     "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
-    "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
+    "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none", "autoStartDefaultKernel": True},
 }
 
 # The student's own engine first, its containers' cgroups nested inside this server's own cgroup (so the

@@ -201,11 +201,6 @@ def test_lesson_01_runs_in_jupyterlab_in_a_real_browser(classroom):
             page.wait_for_url(re.compile(r".*/hub/(home|spawn.*)|.*/user/cat/.*"))
             page.goto(f"{classroom['url']}user/cat/lab/tree/01-first-image.ipynb")
             page.wait_for_selector(f"{lab_browser.PANEL} .jp-Notebook .jp-Cell")
-            # A first opening asks which kernel to start, as it does a learner: Python 3, the one offered.
-            idle = f"{lab_browser.PANEL} .jp-Notebook-ExecutionIndicator[data-status='idle']"
-            page.wait_for_selector(f"{idle}, .jp-Dialog")
-            if page.locator(".jp-Dialog").count():
-                page.locator(".jp-Dialog .jp-mod-accept").click()
             lab_browser.wait_for_kernel_idle(page)
             prompts = f"(() => {{ const all = {lab_browser.PROMPTS}; return all.length ? all : null; }})()"
             lab_browser.run_all_cells(page, prompts)
