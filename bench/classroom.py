@@ -2,7 +2,7 @@
 
 For N = 1, 2, ... up to MAX (default 3): a classroom of N students is brought up (`dockerlab classroom up
 --trust-students`, the student image built before timing), every student's server is started through the
-hub's REST API at once, and in each server lesson 01 (the student version) runs cell by cell on a kernel
+hub's REST API at once, and in each server lesson 01 (with its answers) runs cell by cell on a kernel
 reached through the hub's proxy (the Jupyter server's REST and websocket API, with the kit's hub token).
 Prints per student: time to first lesson (server start asked -> lesson 01 done), memory of the server idle
 (ready, before the lesson) and active (after the lesson, its kernel and images still there); then the largest N
@@ -53,9 +53,9 @@ def server_call(state: dict, student: str, method: str, path: str, body: dict | 
 
 
 async def run_lesson(state: dict, student: str) -> None:
-    """Every code cell of the student's lesson 01, in order, on a new kernel; an error output fails the run."""
-    notebook = nbformat.read(REPO / "student" / LESSON, as_version=4) if (REPO / "student" / LESSON).exists() \
-        else nbformat.read(REPO / "notebooks" / LESSON, as_version=4)
+    """Every code cell of lesson 01 with its answers (the instructor version: the exercise is built and checked
+    too, as by a student who finishes it), in order, on a new kernel in the student's server; an error fails."""
+    notebook = nbformat.read(REPO / "notebooks" / LESSON, as_version=4)
     kernel = server_call(state, student, "POST", "/kernels", {"name": "python3"})
     token = (classroom.classroom_dir() / "api-token").read_text().strip()
     ws_url = state["url"].replace("http", "ws", 1) + f"user/{student}/api/kernels/{kernel['id']}/channels"

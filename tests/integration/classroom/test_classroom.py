@@ -214,8 +214,10 @@ def test_lesson_01_runs_in_jupyterlab_in_a_real_browser(classroom):
         except playwright.Error as error:
             shot = Path(tempfile.gettempdir()) / "dockerlab-classroom-cat-stuck.png"
             page.screenshot(path=str(shot))
+            server_log = subprocess.run(["docker", "logs", "--tail", "30", "dockerlab-classroom-cat"],
+                                        capture_output=True, text=True)
             raise AssertionError(f"lesson 01 in the classroom's JupyterLab: {error.message.splitlines()[0]}; "
-                                 f"screenshot: {shot}") from None
+                                 f"screenshot: {shot}; cat's server said:\n{server_log.stdout}{server_log.stderr}") from None
         finally:
             browser.close()
     assert not [text for text in errors if "Traceback" in text or "Error" in text]
