@@ -52,15 +52,16 @@ def server_call(state: dict, student: str, method: str, path: str, body: dict | 
     return json.loads(data) if data else None
 
 
-async def run_lesson(state: dict, student: str) -> None:
+async def run_lesson(state: dict, student: str) -> list[str]:
     """Every code cell of lesson 01 with its answers (the instructor version: the exercise is built and checked
-    too, as by a student who finishes it), in order, on a new kernel in the student's server; an error fails."""
+    too, as by a student who finishes it), in order, on a new kernel in the student's server; an error fails.
+    Returns what the cells printed and showed (as text)."""
     notebook = nbformat.read(REPO / "notebooks" / LESSON, as_version=4)
     kernel = server_call(state, student, "POST", "/kernels", {"name": "python3"})
     token = (classroom.classroom_dir() / "api-token").read_text().strip()
     ws_url = state["url"].replace("http", "ws", 1) + f"user/{student}/api/kernels/{kernel['id']}/channels"
     socket_ = await websocket_connect(HTTPRequest(ws_url, headers={"Authorization": f"token {token}"}))
-    session = uuid.uuid4().hex
+    session, printed = uuid.uuid4().hex, []
     try:
         for cell in notebook.cells:
             if cell.cell_type != "code":
@@ -76,12 +77,18 @@ async def run_lesson(state: dict, student: str) -> None:
                 message = json.loads(await socket_.read_message())
                 if message.get("parent_header", {}).get("msg_id") != msg_id:
                     continue
+                if message["msg_type"] == "stream":
+                    printed.append(message["content"]["text"])
+                if message["msg_type"] in ("execute_result", "display_data"):
+                    printed.append(message["content"]["data"].get("text/plain", ""))
                 if message["msg_type"] == "error":
                     raise RuntimeError(f"{student}: lesson 01 failed: {message['content']['ename']}")
                 if message["msg_type"] == "execute_reply":
                     break
     finally:
         socket_.close()
+        server_call(state, student, "DELETE", f"/kernels/{kernel['id']}")
+    return printed
 
 
 async def one_student(state: dict, student: str, engine) -> dict:
