@@ -34,7 +34,6 @@ from dockerlab.model.text import human_size
 
 REPO = Path(__file__).resolve().parents[1]
 LESSON = "01-first-image.ipynb"
-MAX_N = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 
 
 def api(state: dict, method: str, path: str, body: dict | None = None):
@@ -116,13 +115,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def main() -> None:
+def main(max_n: int) -> None:
     engine = connect_engine()
     with tempfile.TemporaryDirectory() as folder:
         os.environ["DOCKERLAB_STATE_DIR"] = folder
         roster = Path(folder) / "roster.csv"
         single, largest = None, 0
-        for n in range(1, MAX_N + 1):
+        for n in range(1, max_n + 1):
             roster.write_text("username\n" + "".join(f"bench{i}\n" for i in range(1, n + 1)))
             state = classroom.up(roster, "127.0.0.1", free_port(), trust_students=True, start_all=False,
                                  limits=classroom.Limits(), say=lambda line: None)
@@ -143,8 +142,8 @@ def main() -> None:
             if ratio > 2:
                 break
             largest = n
-        print(f"largest N with every student under 2x the single-student time: {largest} (tried up to {MAX_N})")
+        print(f"largest N with every student under 2x the single-student time: {largest} (tried up to {max_n})")
 
 
 if __name__ == "__main__":
-    main()
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)
