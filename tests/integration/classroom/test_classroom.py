@@ -246,7 +246,8 @@ def test_collect_then_grade_gives_the_expected_table(classroom):
     grades = classroom["root"] / "grades.csv"
     dockerlab("grade", str(out), "--out", str(grades), "--exercise", "first-image", env=classroom["env"])
     table = {row["student"]: row["verdict"] for row in csv.DictReader(grades.open())}
-    assert table == {"ann": "passed", "ben": "failed", "cat": "failed"}
+    # cat's lesson 01 run wrote the exercise's answer into her folder; ben's greeting is wrong.
+    assert table == {"ann": "passed", "ben": "failed", "cat": "passed"}
 
 
 def test_secrets_never_in_the_hubs_log_or_the_process_list(classroom):
