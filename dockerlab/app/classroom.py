@@ -109,7 +109,7 @@ def hub_answers(url: str) -> bool:
         return False
 
 
-def prepare_state(students: list[str], instructor: str) -> Path:
+def prepare_state(instructor: str) -> Path:
     """The state folder with the kit's API token and, at the first `up`, the instructor's password."""
     folder = classroom_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -153,13 +153,12 @@ def up(roster: Path, ip: str, port: int, trust_students: bool, start_all: bool, 
     if room.ensure_student_image(engine, REPO, version("jupyterhub"), on_line=lambda line: say(f"  {line}")):
         say(f"Built the student image {room.STUDENT_IMAGE} in {time.monotonic() - started:.0f} s (kept for next time).")
     gateway = room.ensure_network(engine)
-    volumes: dict = {}
     for student in students:
         room.ensure_volumes(engine, student)
     template = room.volume_names("{username}")
     volumes = {template["work"]: room.WORK_DIR, template["engine"]: room.ENGINE_DIR}
     host_config, raw_host_config, mounts = room.isolation(engine)
-    folder = prepare_state(students, instructor)
+    folder = prepare_state(instructor)
     settings = {
         "students": students, "instructor": instructor, "ip": ip, "port": port,
         "hub_ip": gateway, "hub_port": free_port(gateway), "proxy_api_port": free_port("127.0.0.1"),
@@ -169,7 +168,6 @@ def up(roster: Path, ip: str, port: int, trust_students: bool, start_all: bool, 
         "labels": classroom_labels("{username}"), "mem_limit": limits.memory, "cpu_limit": limits.cpus,
         "pids_limit": limits.pids, "idle_timeout": limits.idle_minutes * 60,
     }
-    (folder / "classroom.json").unlink(missing_ok=True)
     secret_file(folder / "classroom.json", json.dumps(settings, indent=1))
     env = {**os.environ, "DOCKERLAB_CLASSROOM_SETTINGS": str(folder / "classroom.json"),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}

@@ -195,13 +195,11 @@ def volume_names(student: str) -> dict[str, str]:
     return {"work": f"dockerlab-classroom-work-{student}", "engine": f"dockerlab-classroom-engine-{student}"}
 
 
-def ensure_volumes(engine: Engine, student: str) -> dict[str, str]:
-    """Create the student's volumes (labelled) if missing; returns {volume name: where it is mounted}."""
-    names = volume_names(student)
-    for name in names.values():
+def ensure_volumes(engine: Engine, student: str) -> None:
+    """Create the student's volumes, labelled, where missing (DockerSpawner then mounts them by name)."""
+    for name in volume_names(student).values():
         if found_or_none(lambda: engine.api.inspect_volume(name), "look for a student's volume") is None:
             engine.api.create_volume(name, labels=classroom_labels(student))
-    return {names["work"]: WORK_DIR, names["engine"]: ENGINE_DIR}
 
 
 def student_containers(engine: Engine) -> dict[str, dict]:
