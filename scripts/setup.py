@@ -2,14 +2,15 @@
 """`make setup`: everything the lessons need, installed and started; safe to run again and again.
 
 Standard library only (it runs before the virtual environment exists). Steps:
-1. system parts (the engine, graphviz, a static busybox, the registry, chromium, skopeo): checked, and
+1. system parts (the engine, graphviz, a static busybox, the registry, chromium, skopeo, node and npm): checked, and
    installed with apt when we are root on Debian/Ubuntu; otherwise the missing ones are named;
    the engine is Docker (`docker.io`, plus `docker-cli` and `docker-buildx` where apt has them, as on
    Debian 13), or Podman with `DOCKERLAB_ENGINE=podman` or when Podman is there and Docker is not;
 2. Podman only: the loopback registries marked as plain HTTP (a drop-in of its own, as Docker allows
    127.0.0.0/8 by itself), then its Docker-compatible API service, started as root when its socket does not answer;
 3. `.venv` with the kit installed (editable, with its `test` extra), reinstalled only when pyproject.toml changed;
-4. the engine: `dockerlab doctor --fix` starts Docker when allowed, builds the base image, and reports.
+4. the classroom's proxy (`configurable-http-proxy`, from npm on Debian's node) when root and missing;
+5. the engine: `dockerlab doctor --fix` starts Docker when allowed, builds the base image, and reports.
 """
 from __future__ import annotations
 
@@ -56,7 +57,11 @@ SYSTEM_PARTS = [
     ("skopeo", lambda: shutil.which("skopeo"), "skopeo"),
     # Playwright's bundled node (the browser test's driver) links against libatomic.
     ("libatomic (for Playwright's driver)", lambda: ctypes.util.find_library("atomic"), "libatomic1"),
+    # the classroom's proxy (configurable-http-proxy, from npm) runs on Debian's node
+    ("node", lambda: shutil.which("node"), "nodejs"),
+    ("npm", lambda: shutil.which("npm"), "npm"),
 ]
+PROXY = "configurable-http-proxy"
 
 
 def system_chromium() -> str | None:
@@ -253,6 +258,18 @@ def install_browser() -> None:
         say("Playwright could not download chromium (offline?): the browser test will say it is skipped")
 
 
+def install_proxy() -> None:
+    """JupyterHub's proxy for `dockerlab classroom`, from npm (installed globally, once)."""
+    if shutil.which(PROXY):
+        return
+    if not shutil.which("npm") or os.geteuid() != 0:
+        say(f"missing {PROXY} (the classroom's proxy): install it with `sudo npm install -g {PROXY}`")
+        return
+    say(f"installing {PROXY} with npm (the classroom's proxy)")
+    if subprocess.run(["npm", "install", "-g", "--silent", PROXY]).returncode != 0:
+        say(f"npm could not install {PROXY}: `dockerlab classroom up` will say so")
+
+
 def start_engine() -> None:
     done = subprocess.run([str(VENV / "bin" / "dockerlab"), "doctor", "--fix"])
     if done.returncode != 0:
@@ -267,6 +284,7 @@ def main() -> None:
         start_podman_service()
     install_venv()
     install_browser()
+    install_proxy()
     start_engine()
     say("ready")
 

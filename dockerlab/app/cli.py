@@ -1,4 +1,4 @@
-"""The `dockerlab` command: doctor, clean, lab, registry, layers, diff, check, grade, student.
+"""The `dockerlab` command: doctor, clean, lab, registry, layers, diff, check, grade, student, classroom.
 
 Errors are one sentence on stderr, never a traceback."""
 from __future__ import annotations
@@ -21,6 +21,7 @@ from ..engine.translate import ENGINE_ERRORS, explain
 from ..errors import DockerlabError, EngineUnavailable
 from ..model.layers import build_image_layers, dumps
 from ..model.text import human_size
+from . import classroom
 from .doctor import report
 
 REPO = Path(__file__).resolve().parents[2]
@@ -206,6 +207,41 @@ def cmd_student(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_classroom(args: argparse.Namespace) -> int:
+    if args.action == "up":
+        limits = classroom.Limits(memory=args.memory, cpus=args.cpus, pids=args.pids, idle_minutes=args.idle_minutes)
+        state = classroom.up(Path(args.roster), args.ip, args.port, args.trust_students, args.start_all, limits,
+                             args.instructor, say=lambda line: print(line, file=sys.stderr, flush=True))
+        print(state["url"])
+        print(f"The classroom is up for {len(state['students'])} student(s) at {state['url']}: each student logs in "
+              "with their roster username and chooses a password at first login. The instructor logs in as "
+              f"'{state['instructor']}' with the password in {classroom.classroom_dir() / 'instructor-password'} "
+              "(readable by you only). Stop it with `dockerlab classroom down`.")
+        return 0
+    if args.action == "down":
+        removed = classroom.down(connect_engine(), args.delete_work)
+        kept = "deleted" if args.delete_work else "kept (a second `up` gives them back; `down --delete-work` deletes them)"
+        print(f"The classroom is down: {removed['containers']} server(s) and {removed['networks']} network(s) removed; "
+              f"students' work and engines {kept}.")
+        return 0
+    engine = connect_engine()
+    if args.action == "status":
+        rows = classroom.status(engine)
+        print(f"{'student':<20} {'server':<9} {'since':<27} {'memory':>9} {'cpu':>5}")
+        for row in rows:
+            print(f"{row['student']:<20} {row['server']:<9} {row['since']:<27} {row['memory']:>9} {row['cpu']:>5}")
+        return 0
+    if args.action == "collect":
+        who = classroom.collect(engine, Path(args.out))
+        print(f"Collected the work of {len(who)} student(s) into {args.out}; grade it with "
+              f"`dockerlab grade {args.out} --out grades.csv`.")
+        return 0
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise DockerlabError("Name a student and a command: `dockerlab classroom exec STUDENT -- COMMAND...`.")
+    return classroom.exec_command(engine, args.student, command)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dockerlab", description="Learn Docker images and containers for real.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -268,6 +304,31 @@ def build_parser() -> argparse.ArgumentParser:
     student.add_argument("--out", default=str(REPO / "student"))
     student.add_argument("--force", action="store_true", help="overwrite student notebooks even if edited")
     student.set_defaults(func=cmd_student)
+
+    room = commands.add_parser("classroom", help="JupyterHub for a class, a private engine per student (instructors)")
+    actions = room.add_subparsers(dest="action", required=True)
+    up = actions.add_parser("up", help="start the hub in the background; returns once it answers, printing its URL")
+    up.add_argument("--roster", required=True, help="a CSV with a header line and a `username` column")
+    up.add_argument("--ip", default="127.0.0.1", help="the address the hub listens on (default 127.0.0.1)")
+    up.add_argument("--port", type=int, default=8000, help="the hub's port (default 8000)")
+    up.add_argument("--trust-students", action="store_true",
+                    help="without Sysbox, run students' engines with near-root access to this host")
+    up.add_argument("--start-all", action="store_true", help="start every student's server now (before class)")
+    up.add_argument("--instructor", default="instructor", help="the instructor's (admin's) username")
+    up.add_argument("--memory", default=classroom.Limits.memory, help="memory per student (default 2G)")
+    up.add_argument("--cpus", type=float, default=classroom.Limits.cpus, help="CPU cores per student (default 1)")
+    up.add_argument("--pids", type=int, default=classroom.Limits.pids, help="processes per student (default 2048)")
+    up.add_argument("--idle-minutes", type=int, default=classroom.Limits.idle_minutes,
+                    help="stop a server idle this long; its work stays (default 60)")
+    actions.add_parser("status", help="each student's server, since when, its memory and CPU")
+    collect = actions.add_parser("collect", help="copy every student's work out (nothing is stopped)")
+    collect.add_argument("--out", required=True, help="a new folder: one folder per student")
+    run = actions.add_parser("exec", help="run a command in a student's server (`docker` there is theirs)")
+    run.add_argument("student")
+    run.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND...")
+    down = actions.add_parser("down", help="stop everything the classroom started (students' work is kept)")
+    down.add_argument("--delete-work", action="store_true", help="also delete students' work and engines")
+    room.set_defaults(func=cmd_classroom)
     return parser
 
 

@@ -16,6 +16,9 @@ SESSION_LABEL = "dockerlab.session"
 KIT_LABEL = "dockerlab.kit"  # kit-wide resources (the base image): not owned by any session
 GWBRIDGE_LABEL = "dockerlab.made-gwbridge"  # on a swarm: its init made docker_gwbridge
 REGISTRY_USERS_LABEL = "dockerlab.registry-users"  # on a registry's container: who may log in (names only)
+INPUTS_LABEL = "dockerlab.inputs"  # on a kit image built from files (the student image): their digest
+CLASSROOM_KIT = "classroom"  # `dockerlab.kit=classroom`: the classroom's servers, network and volumes
+CLASSROOM_STUDENT_LABEL = "dockerlab.classroom.student"  # on a student's server and volumes: whose
 KIT_LABEL_STEP = re.compile(r'^LABEL "?(dockerlab\.(?:session|kit))"?=\S*$')  # Buildah quotes key and value
 
 
@@ -27,6 +30,14 @@ def session_labels(session_id: str) -> dict[str, str]:
 def session_filter(session_id: str) -> str:
     """The engine's label filter for one session's resources (`label=dockerlab.session=<id>`)."""
     return f"{SESSION_LABEL}={session_id}"
+
+
+def classroom_labels(student: str | None = None) -> dict[str, str]:
+    """The labels of what `dockerlab classroom` makes: kit-wide (no session owns a class), and whose."""
+    labels = {KIT_LABEL: CLASSROOM_KIT}
+    if student:
+        labels[CLASSROOM_STUDENT_LABEL] = student
+    return labels
 
 
 def session_of(labels: dict | None) -> str | None:

@@ -1,0 +1,325 @@
+"""A classroom for real, set up once: `dockerlab classroom up` (JupyterHub, configurable-http-proxy,
+DockerSpawner, the student image with its own Docker 26 per student) on 127.0.0.1, three students.
+
+Two students log in through the hub's login form, the third in a real browser (Playwright, Debian's
+chromium) and lands in JupyterLab on lesson 01, which then runs on that student's kernel through the hub; each builds and runs lesson 01's image in their own engine. One
+student's containers are invisible to another; a fork bomb in one server leaves another's build and run
+working; `collect` then `grade` give the expected table; `down` leaves no container, network or process of
+the classroom (the students' volumes stay until `down --delete-work`). Bad input: one sentence each.
+"""
+from __future__ import annotations
+
+import asyncio
+import csv
+import http.cookiejar
+import importlib.util
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from dockerlab.engine.connection import connect_engine
+from dockerlab.engine.processes import process_alive
+from dockerlab.model.labels import KIT_LABEL
+
+from tests.browser import test_lessons_in_browser as lab_browser
+
+REPO = Path(__file__).resolve().parents[3]
+DOCKERLAB = [sys.executable, "-m", "dockerlab"]
+GREETING = "Hello World!! My first Docker image"
+STUDENTS = ["ann", "ben", "cat"]  # ann and ben log in by the form, cat in the browser
+PASSWORDS = {name: f"{name}-first-login-pw" for name in STUDENTS}
+CLASSROOM = {"label": f"{KIT_LABEL}=classroom"}
+
+
+def dockerlab(*args: str, env: dict, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run([*DOCKERLAB, *args], capture_output=True, text=True, env=env)
+    if check:
+        assert done.returncode == 0, f"dockerlab {' '.join(args)}: {done.stderr}"
+    return done
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def classroom_processes(settings: Path) -> list[int]:
+    """Processes started by this classroom's hub (the hub, its proxy, the culler): they carry its settings."""
+    found = []
+    marker = f"DOCKERLAB_CLASSROOM_SETTINGS={settings}".encode()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+class Student:
+    """A student logged in through the hub's login form (at the first login, the password they choose)."""
+
+    def __init__(self, url: str, name: str, password: str) -> None:
+        self.url, self.name, self.jar = url, name, http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.opener.open(f"{url}hub/login").close()
+        xsrf = next(cookie.value for cookie in self.jar if cookie.name == "_xsrf")
+        form = urllib.parse.urlencode({"username": name, "password": password, "_xsrf": xsrf}).encode()
+        try:
+            with self.opener.open(f"{url}hub/login?next=/hub/home", data=form) as answer:
+                self.landed = answer.url
+        except urllib.error.HTTPError as refused:
+            self.landed = f"refused {refused.code}"
+
+    def status_of(self, owner: str) -> int:
+        """HTTP status of `owner`'s JupyterLab page, asked with this student's login (through the hub's OAuth)."""
+        try:
+            with self.opener.open(f"{self.url}user/{owner}/lab") as answer:
+                return answer.status if f"/user/{owner}/lab" in answer.url else 302
+        except urllib.error.HTTPError as error:
+            return error.code
+
+
+def hub(classroom, method: str, path: str) -> dict | None:
+    """The hub's REST API with the kit's token (as `dockerlab classroom` calls it)."""
+    token = (Path(classroom["env"]["DOCKERLAB_STATE_DIR"]) / "classroom" / "api-token").read_text().strip()
+    request = urllib.request.Request(f"{classroom['url']}hub/api{path}", method=method,
+                                     headers={"Authorization": f"token {token}"})
+    with urllib.request.urlopen(request) as answer:
+        data = answer.read()
+    return json.loads(data) if data else None
+
+
+@pytest.fixture(scope="module")
+def classroom(tmp_path_factory):
+    engine = connect_engine()
+    if engine.api.containers(all=True, filters=CLASSROOM) or engine.api.networks(filters=CLASSROOM):
+        pytest.skip("a classroom is already running on this engine; its servers are never touched by tests")
+    root = tmp_path_factory.mktemp("classroom")
+    env = {**os.environ, "DOCKERLAB_STATE_DIR": str(root / "state")}
+    roster = root / "roster.csv"
+    roster.write_text("username,name\n" + "".join(f"{name},{name.title()}\n" for name in STUDENTS))
+    port = free_port()
+    up = dockerlab("classroom", "up", "--roster", str(roster), "--port", str(port), "--trust-students",
+                   "--start-all", "--cpus", "0.5", "--memory", "1G", "--pids", "512", env=env, check=False)
+    try:
+        assert up.returncode == 0, up.stderr
+        url = f"http://127.0.0.1:{port}/"
+        assert up.stdout.splitlines()[0] == url
+        yield {"engine": engine, "env": env, "url": url, "root": root,
+               "settings": root / "state" / "classroom" / "classroom.json", "up": up}
+    finally:
+        dockerlab("classroom", "down", "--delete-work", env=env, check=False)
+
+
+def run_in(classroom, student: str, script: str) -> subprocess.CompletedProcess:
+    return dockerlab("classroom", "exec", student, "--", "sh", "-c", script, env=classroom["env"], check=False)
+
+
+@pytest.fixture(scope="module")
+def logged_in(classroom):
+    return {name: Student(classroom["url"], name, PASSWORDS[name]) for name in ("ann", "ben")}
+
+
+def test_students_log_in_with_the_password_they_chose_and_reach_only_their_own_server(classroom, logged_in):
+    ann, ben = logged_in["ann"], logged_in["ben"]
+    assert ann.landed.endswith("/hub/home") and ben.landed.endswith("/hub/home")
+    assert ann.status_of("ann") == 200 and ben.status_of("ben") == 200
+    assert ann.status_of("ben") != 200
+    # From now on only the password chosen at the first login works.
+    assert not Student(classroom["url"], "ann", "not-anns-password").landed.endswith("/hub/home")
+    assert Student(classroom["url"], "ann", PASSWORDS["ann"]).landed.endswith("/hub/home")
+
+
+def test_each_student_builds_and_runs_lesson_01s_image_in_their_own_engine(classroom):
+    for student in ("ann", "ben"):
+        done = run_in(classroom, student, "docker build -q -t partech examples/hello >/dev/null && docker run --rm partech")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == GREETING
+
+
+def test_one_students_containers_and_images_are_invisible_to_another(classroom):
+    made = run_in(classroom, "ann", "docker run -d --name ann-only dockerlab/busybox sleep 600 >/dev/null && "
+                  "docker tag dockerlab/busybox ann/secret && docker ps -a --format '{{.Names}}'")
+    assert made.returncode == 0 and "ann-only" in made.stdout
+    seen = run_in(classroom, "ben", "docker ps -a --format '{{.Names}}'; docker images --format '{{.Repository}}'")
+    assert seen.returncode == 0
+    assert "ann-only" not in seen.stdout and "ann/secret" not in seen.stdout
+    # Nor does the host's engine list a student's container: each engine is the student's own.
+    assert not classroom["engine"].api.containers(all=True, filters={"name": "ann-only"})
+
+
+def test_exec_gives_the_commands_exit_status_and_output(classroom):
+    done = run_in(classroom, "ben", "echo to-out; echo to-err >&2; exit 7")
+    assert (done.returncode, done.stdout, done.stderr) == (7, "to-out\n", "to-err\n")
+
+
+def test_a_fork_bomb_in_one_server_leaves_anothers_lesson_working(classroom):
+    bomb = run_in(classroom, "ann", "docker run -d --name bomb dockerlab/busybox sh -c 'f() { f | f & }; f; sleep 600'")
+    assert bomb.returncode == 0, bomb.stderr
+    engine = classroom["engine"]
+    ann = engine.api.containers(filters={"name": "dockerlab-classroom-ann"})[0]
+    # The bomb is held inside ann's server: its pids limit covers her engine's containers (nested cgroups).
+    stats = engine.api.stats(ann["Id"], stream=False)
+    while stats["pids_stats"].get("current", 0) < 500:
+        stats = engine.api.stats(ann["Id"], stream=False)
+    assert stats["pids_stats"]["current"] <= 512
+    done = run_in(classroom, "ben", "docker build -q -t partech2 examples/hello >/dev/null && docker run --rm partech2")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == GREETING
+    # Ann's server cannot start a process now; the hub stops it (her work stays on her volume).
+    hub(classroom, "DELETE", "/users/ann/server")
+    while (hub(classroom, "GET", "/users/ann")["servers"] or {}).get(""):
+        time.sleep(0.5)
+        pass
+
+
+def test_a_student_logs_in_through_jupyterlab_in_a_real_browser_and_runs_lesson_01(classroom):
+    """cat logs in on the hub's page in chromium and lands in JupyterLab on lesson 01 with its kernel idle;
+    then lesson 01 runs top to bottom on a kernel of cat's server, reached through the hub's proxy."""
+    if lab_browser.CHROMIUM is None:
+        pytest.skip("chromium is not installed (make setup installs it)")
+    playwright = lab_browser.playwright_api
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=str(lab_browser.CHROMIUM), args=lab_browser.CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(lab_browser.UI_WAIT_MS)
+        try:
+            page.goto(f"{classroom['url']}hub/login")
+            page.fill("#username_input", "cat")
+            page.fill("#password_input", PASSWORDS["cat"])
+            page.click("#login_submit")
+            page.wait_for_url(re.compile(r".*/hub/(home|spawn.*)|.*/user/cat/.*"))
+            page.goto(f"{classroom['url']}user/cat/lab/tree/01-first-image.ipynb")
+            page.wait_for_selector(f"{lab_browser.PANEL} .jp-Notebook .jp-Cell")
+            lab_browser.wait_for_kernel_idle(page)
+            title = page.locator(f"{lab_browser.PANEL} .jp-RenderedHTMLCommon h1").first.inner_text()
+        except playwright.Error as error:
+            shot = Path(tempfile.gettempdir()) / "dockerlab-classroom-cat-stuck.png"
+            page.screenshot(path=str(shot))
+            raise AssertionError(f"cat in the classroom's JupyterLab: {error.message.splitlines()[0]}; "
+                                 f"screenshot: {shot}") from None
+        finally:
+            browser.close()
+    assert title.startswith("01 ")
+    spec = importlib.util.spec_from_file_location("classroom_bench", REPO / "bench" / "classroom.py")
+    bench = importlib.util.module_from_spec(spec)  # the benchmark's kernel client: cells over the hub's proxy
+    spec.loader.exec_module(bench)
+    os.environ["DOCKERLAB_STATE_DIR"] = classroom["env"]["DOCKERLAB_STATE_DIR"]
+    try:
+        outputs = asyncio.run(bench.run_lesson({"url": classroom["url"]}, "cat"))
+    finally:
+        del os.environ["DOCKERLAB_STATE_DIR"]
+    assert any(GREETING in text for text in outputs)  # partech ran in cat's engine (the lesson then cleans up)
+
+
+def test_collect_then_grade_gives_the_expected_table(classroom):
+    for student, cmd in (("ann", 'CMD echo "Hello World!! My first Docker image"'), ("ben", 'CMD echo "Hello"')):
+        if student == "ann":  # her server was stopped after the fork bomb: start it again (her work is kept)
+            hub(classroom, "POST", "/users/ann/server")
+            while not ((hub(classroom, "GET", "/users/ann")["servers"] or {}).get("") or {}).get("ready"):
+                time.sleep(1)
+            assert "ann-only" in run_in(classroom, "ann", "docker ps -a --format '{{.Names}}'").stdout
+        done = run_in(classroom, student, f"mkdir -p my-first-image && printf 'FROM dockerlab/busybox\\n{cmd}\\n' "
+                      "> my-first-image/Dockerfile")
+        assert done.returncode == 0, done.stderr
+    engine = classroom["engine"]
+    before = {c["Names"][0]: c["Id"] for c in engine.api.containers(filters=CLASSROOM)}
+    out = classroom["root"] / "collected"
+    dockerlab("classroom", "collect", "--out", str(out), env=classroom["env"])
+    assert {c["Names"][0]: c["Id"] for c in engine.api.containers(filters=CLASSROOM)} == before  # nothing stopped
+    assert sorted(path.name for path in out.iterdir()) == STUDENTS
+    assert (out / "cat" / "01-first-image.ipynb").is_file()
+    grades = classroom["root"] / "grades.csv"
+    dockerlab("grade", str(out), "--out", str(grades), "--exercise", "first-image", env=classroom["env"])
+    table = {row["student"]: row["verdict"] for row in csv.DictReader(grades.open())}
+    # cat's lesson 01 run wrote the exercise's answer into her folder; ben's greeting is wrong.
+    assert table == {"ann": "passed", "ben": "failed", "cat": "passed"}
+
+
+def test_secrets_never_in_the_hubs_log_or_the_process_list(classroom):
+    state = Path(classroom["env"]["DOCKERLAB_STATE_DIR"]) / "classroom"
+    token = (state / "api-token").read_text().strip()
+    password = (state / "instructor-password").read_text().split()[1]
+    log = (state / "hub.log").read_text()
+    listed = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    for secret in (token, password, *PASSWORDS.values()):
+        assert secret not in log and secret not in listed and secret not in classroom["up"].stdout
+    assert oct((state / "api-token").stat().st_mode & 0o777) == "0o600"
+
+
+def test_down_leaves_nothing_running_and_keeps_the_work_until_asked(classroom):
+    engine, env = classroom["engine"], classroom["env"]
+    hub = json.loads((Path(env["DOCKERLAB_STATE_DIR"]) / "classroom" / "state.json").read_text())
+    assert classroom_processes(classroom["settings"])
+    dockerlab("classroom", "down", env=env)
+    assert not process_alive(hub["pid"], hub["started"])
+    assert classroom_processes(classroom["settings"]) == []
+    assert engine.api.containers(all=True, filters=CLASSROOM) == []
+    assert engine.api.networks(filters=CLASSROOM) == []
+    volumes = {v["Name"] for v in engine.api.volumes(filters=CLASSROOM)["Volumes"] or []}
+    assert {f"dockerlab-classroom-work-{name}" for name in STUDENTS} <= volumes
+    dockerlab("classroom", "down", "--delete-work", env=env)
+    assert not engine.api.volumes(filters=CLASSROOM)["Volumes"]
+
+
+# --- bad input: one sentence each, nothing started ---------------------------------------------------------
+
+def one_sentence(done: subprocess.CompletedProcess) -> str:
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dockerlab: ")
+    return lines[0]
+
+
+@pytest.fixture
+def roster(tmp_path):
+    path = tmp_path / "roster.csv"
+    path.write_text("username\nann\n")
+    return path
+
+
+def test_bad_roster_is_one_sentence(tmp_path):
+    path = tmp_path / "roster.csv"
+    path.write_text("username\nann\nAnn Smith\n")
+    env = {**os.environ, "DOCKERLAB_STATE_DIR": str(tmp_path / "state")}
+    said = one_sentence(dockerlab("classroom", "up", "--roster", str(path), "--trust-students", env=env, check=False))
+    assert "'Ann Smith' is not a username" in said
+
+
+def test_a_taken_port_is_one_sentence(roster, tmp_path):
+    env = {**os.environ, "DOCKERLAB_STATE_DIR": str(tmp_path / "state")}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        said = one_sentence(dockerlab("classroom", "up", "--roster", str(roster), "--port", str(port),
+                                      "--trust-students", env=env, check=False))
+    assert f"Port {port} on 127.0.0.1 is already in use" in said
+
+
+def test_no_engine_is_one_sentence(roster, tmp_path):
+    env = {**os.environ, "DOCKERLAB_STATE_DIR": str(tmp_path / "state"), "DOCKER_HOST": f"unix://{tmp_path}/none.sock"}
+    one_sentence(dockerlab("classroom", "up", "--roster", str(roster), "--trust-students", env=env, check=False))
+
+
+def test_without_sysbox_up_refuses_unless_students_are_trusted(roster, tmp_path):
+    if "sysbox-runc" in (connect_engine().info.get("Runtimes") or {}):
+        pytest.skip("this host has Sysbox: students' engines need no trust here")
+    env = {**os.environ, "DOCKERLAB_STATE_DIR": str(tmp_path / "state")}
+    said = one_sentence(dockerlab("classroom", "up", "--roster", str(roster), env=env, check=False))
+    assert "could become root on this host" in said and "--trust-students" in said
