@@ -89,7 +89,8 @@ run_engine() {
   # Another ENGINES_WORK is another run: its container gets its own name (runs side by side).
   [ "$work" = /var/tmp/dockerlab-engines ] || container+="-$(basename "$work")"
   store="$(store_of "$name")" || { say "unknown engine '$name' ($ENGINES)"; return 2; }
-  local env=(-e "ENGINE=$name" -e "REPO=$repo" -e "TARGET=$target" -e PIP_CERT=/etc/ssl/host-ca.crt) mounts=()
+  local env=(-e "ENGINE=$name" -e "DOCKERLAB_ENGINE_HARNESS=$name" -e "REPO=$repo" -e "TARGET=$target"
+    -e PIP_CERT=/etc/ssl/host-ca.crt) mounts=()
   [ "$name" != docker-26-remote ] || mounts=(-v "$dir/run:/run/remote")
   [ -z "${TESTS:-}" ] || [ "$name" = docker-26-remote ] || env+=(-e "TESTS=$TESTS")  # a subset, as `make test TESTS=...`
   if [ "$name" = podman-5 ]; then
