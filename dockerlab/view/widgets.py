@@ -37,7 +37,10 @@ class BuildView:
 
     def finish(self, progress: BuildProgress, failed: bool) -> None:
         self.bar.bar_style = "danger" if failed else "success"
-        if not failed:
+        if not failed:  # every step done, run or cached (BuildKit reports steps without a run only at the end)
+            self.bar.max = max(len(progress.steps), 1)
+            self.bar.value = self.bar.max
+            self.bar.description = f"Step {len(progress.steps)} of {len(progress.steps)}"
             cached = sum(step.cached for step in progress.steps)
             self.step.value = f"Done: {len(progress.steps)} steps, {cached} from the build cache."
 
@@ -83,9 +86,12 @@ class TransferView:
             label.value = layer.status
 
     def finish(self, progress: TransferProgress | None, failed: bool) -> None:
-        for bar, _ in self._bars.values():
+        for bar, label in self._bars.values():
             if failed and bar.bar_style != "success":
                 bar.bar_style = "danger"
+            elif not failed and bar.bar_style != "success":  # the engine's last word was not a final one
+                bar.max, bar.value, bar.bar_style = 1, 1, "success"
+                label.value = "Done"
         if failed:
             self.status.value = "<b>Failed</b>: nothing was reported as done."
         elif progress is not None:
