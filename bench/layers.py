@@ -10,13 +10,13 @@ Everything it builds carries this run's session label and is removed at the end.
 """
 from __future__ import annotations
 
-import io
 import os
 import statistics
 import subprocess
 import sys
-import tarfile
+import tempfile
 import time
+from pathlib import Path
 
 from dockerlab.engine.base_image import ensure_base_image
 from dockerlab.engine.build import BASE_IMAGE, stream_build
@@ -48,14 +48,11 @@ BIG_DOCKERFILE = "\n".join([
 HUNDRED_DOCKERFILE = f"FROM {BASE_IMAGE}\n" + "".join(f"RUN echo {i} > /step{i}.txt\n" for i in range(100))
 
 
-def context(dockerfile: str) -> io.BytesIO:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(dockerfile.encode())
-        tar.addfile(info, io.BytesIO(dockerfile.encode()))
-    buffer.seek(0)
-    return buffer
+def build(engine, dockerfile: str, tag: str, labels: dict[str, str]) -> None:
+    """Build a one-file context with the engine's default builder, as a learner's `docker build` does."""
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "Dockerfile").write_text(dockerfile)
+        stream_build(engine, folder, tag, labels)
 
 
 def timed(argv: list[str]) -> tuple[float, int]:
@@ -77,7 +74,7 @@ def main() -> None:
     tag, hundred = f"dockerlab-bench-layers:{os.getpid()}", f"dockerlab-bench-100:{os.getpid()}"
     try:
         start = time.perf_counter()
-        stream_build(engine, ".", tag, session.labels, fileobj=context(BIG_DOCKERFILE))
+        build(engine, BIG_DOCKERFILE, tag, session.labels)
         print(f"built {tag} in {time.perf_counter() - start:.0f} s")
         size = engine.api.inspect_image(tag)["Size"]
         layers_cli = [sys.executable, "-m", "dockerlab", "layers"]
@@ -100,7 +97,7 @@ def main() -> None:
         print(f"peak RSS, the 2 MB base image:      {small_rss:6d} MB")
 
         start = time.perf_counter()
-        stream_build(engine, ".", hundred, session.labels, fileobj=context(HUNDRED_DOCKERFILE))
+        build(engine, HUNDRED_DOCKERFILE, hundred, session.labels)
         print(f"built {hundred} ({len(engine.api.inspect_image(hundred)['RootFS']['Layers'])} layers) "
               f"in {time.perf_counter() - start:.0f} s")
         start = time.perf_counter()
