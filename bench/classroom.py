@@ -19,7 +19,6 @@ import statistics
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -42,13 +41,7 @@ def api(state: dict, method: str, path: str, body: dict | None = None):
 
 def server_call(state: dict, student: str, method: str, path: str, body: dict | None = None):
     """A student's Jupyter server, through the hub's proxy, with the kit's token (scope access:servers)."""
-    token = (classroom.classroom_dir() / "api-token").read_text().strip()
-    request = urllib.request.Request(f"{state['url']}user/{student}/api{path}", method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Authorization": f"token {token}"})
-    with urllib.request.urlopen(request) as answer:
-        data = answer.read()
-    return json.loads(data) if data else None
+    return classroom.hub_request(state, method, f"user/{student}/api{path}", body)
 
 
 async def run_lesson(state: dict, student: str) -> list[str]:

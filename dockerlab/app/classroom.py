@@ -75,9 +75,15 @@ def hub_state() -> dict | None:
 
 
 def hub_api(state: dict, method: str, path: str, body: dict | None = None) -> dict | list | None:
-    """Call the hub's REST API with the kit's token (from its 0600 file)."""
+    """Call the hub's REST API with the kit's token."""
+    return hub_request(state, method, f"hub/api{path}", body)
+
+
+def hub_request(state: dict, method: str, path: str, body: dict | None = None) -> dict | list | None:
+    """Call `path` under the hub's URL (its API, or a student's server through its proxy) with the kit's token
+    (from its 0600 file); the JSON answer, or None when there is none."""
     token = (classroom_dir() / "api-token").read_text().strip()
-    request = urllib.request.Request(f"{state['url']}hub/api{path}", method=method,
+    request = urllib.request.Request(f"{state['url']}{path}", method=method,
                                      data=json.dumps(body).encode() if body is not None else None,
                                      headers={"Authorization": f"token {token}"})
     with urllib.request.urlopen(request) as answer:
