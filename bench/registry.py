@@ -20,6 +20,7 @@ sys.path.insert(0, str(REPO))
 from dockerlab.engine.base_image import ensure_base_image  # noqa: E402
 from dockerlab.engine.connection import connect_engine  # noqa: E402
 from dockerlab.app.lab import Lab  # noqa: E402
+from dockerlab.engine.transfer import checked_address  # noqa: E402
 
 HELLO = REPO / "notebooks" / "examples" / "hello"
 
@@ -42,10 +43,11 @@ def kit_round_trip(lab: Lab, image: str, password: str) -> float:
 
 def cli_round_trip(lab: Lab, image: str, password: str) -> float:
     registry = lab.start_registry(users={"ruud": password})
-    ref = f"{registry}/ruud/partech:1.0"
+    address = checked_address(lab.engine, registry.address)  # Podman checks a plain-HTTP login as localhost:PORT
+    ref = f"{address}/ruud/partech:1.0"
     with tempfile.TemporaryDirectory() as config:  # the CLI's login goes here, not into ~/.docker
         env = {**os.environ, "DOCKER_CONFIG": config}
-        docker("login", registry.address, "-u", "ruud", "--password-stdin", stdin=password, env=env)
+        docker("login", address, "-u", "ruud", "--password-stdin", stdin=password, env=env)
         started = time.perf_counter()
         docker("tag", image, ref, env=env)
         docker("push", ref, env=env)
