@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from tornado.websocket import websocket_connect
 from dockerlab.app import classroom
 from dockerlab.engine import classroom as room
 from dockerlab.engine.connection import connect_engine
+from dockerlab.engine.registry import free_port
 from dockerlab.model.text import human_size
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,12 +100,6 @@ async def one_student(state: dict, student: str, engine) -> dict:
 
 async def class_of(state: dict, engine) -> list[dict]:
     return await asyncio.gather(*(one_student(state, student, engine) for student in state["students"]))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def main(max_n: int) -> None:

@@ -13,7 +13,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tarfile
@@ -27,7 +26,7 @@ from pathlib import Path
 from ..engine import classroom as room
 from ..engine.connection import Engine, connect_engine
 from ..engine.processes import process_alive, process_start_ticks
-from ..engine.registry import state_root
+from ..engine.registry import bind_error, free_port, state_root
 from ..errors import DockerlabError
 from ..model.labels import classroom_labels
 from ..model.roster import read_roster
@@ -92,19 +91,9 @@ def hub_request(state: dict, method: str, path: str, body: dict | None = None) -
 
 
 def check_port_free(ip: str, port: int) -> None:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((ip, port))
-        except OSError:
-            raise DockerlabError(f"Port {port} on {ip} is already in use by another program; choose another "
-                                 "with --port.") from None
-
-
-def free_port(ip: str) -> int:
-    with socket.socket() as probe:
-        probe.bind((ip, 0))
-        return probe.getsockname()[1]
+    if bind_error(ip, port) is not None:
+        raise DockerlabError(f"Port {port} on {ip} is already in use by another program; choose another "
+                             "with --port.")
 
 
 def hub_answers(url: str) -> bool:

@@ -145,10 +145,22 @@ def registry_binary(name: str | None = None) -> str:
     return found
 
 
-def free_port() -> int:
+def free_port(ip: str = HOST) -> int:
+    """A port nothing listens on at `ip`, picked by the system."""
     with socket.socket() as probe:
-        probe.bind((HOST, 0))
+        probe.bind((ip, 0))
         return probe.getsockname()[1]
+
+
+def bind_error(ip: str, port: int) -> OSError | None:
+    """Why nothing could listen on `ip:port` now; None when something could (TIME_WAIT is no owner)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((ip, port))
+        except OSError as error:
+            return error
+    return None
 
 
 def port_taken_error(port: int) -> PortTaken:
@@ -165,15 +177,12 @@ def check_port_number(port: int) -> None:
 def check_port_free(port: int) -> int:
     """`port` when nothing listens on it; the port-taken sentence otherwise."""
     check_port_number(port)
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # like the registry: TIME_WAIT is no owner
-        try:
-            probe.bind((HOST, port))
-        except OSError as error:
-            if error.errno == errno.EADDRINUSE:
-                raise port_taken_error(port) from None
-            raise RegistryUnavailable(f"The registry cannot listen on {HOST}:{port} ({error.strerror}); "
-                                      "choose another port (--port N).") from None
+    error = bind_error(HOST, port)
+    if error is not None and error.errno == errno.EADDRINUSE:
+        raise port_taken_error(port)
+    if error is not None:
+        raise RegistryUnavailable(f"The registry cannot listen on {HOST}:{port} ({error.strerror}); "
+                                  "choose another port (--port N).")
     return port
 
 

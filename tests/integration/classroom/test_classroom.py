@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from dockerlab.engine.connection import connect_engine
+from dockerlab.engine.registry import free_port
 from dockerlab.engine.processes import process_alive
 from dockerlab.model.labels import KIT_LABEL
 
@@ -52,12 +53,6 @@ def dockerlab(*args: str, env: dict, check: bool = True) -> subprocess.Completed
     if check:
         assert done.returncode == 0, f"dockerlab {' '.join(args)}: {done.stderr}"
     return done
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def classroom_processes(settings: Path) -> list[int]:
