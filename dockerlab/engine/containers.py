@@ -255,8 +255,9 @@ def run_container(session: Session, image: str, command: Sequence[str] | str | N
     if ports:
         bind_ip = "127.0.0.1" if is_loopback(session.engine.address) else "0.0.0.0"
         host_options["port_bindings"] = {port: (bind_ip, None) for port in ports}
-        flags += [word for port in ports for word in
-                  ("-p", f"127.0.0.1::{port.removesuffix('/tcp')}" if bind_ip == "127.0.0.1" else port.removesuffix("/tcp"))]
+        for port in ports:
+            number = port.removesuffix("/tcp")
+            flags += ["-p", f"127.0.0.1::{number}" if bind_ip == "127.0.0.1" else number]
     if volumes:
         host_options["binds"], words = mounts(session, volumes)
         flags += words
@@ -269,7 +270,8 @@ def run_container(session: Session, image: str, command: Sequence[str] | str | N
     try:
         created = api.create_container(
             image, command=cmd, name=name, labels={**user_labels, **session.labels}, entrypoint=entrypoint,
-            ports=[tuple(port.split("/")) for port in ports] or None, host_config=api.create_host_config(**host_options), platform=platform,
+            ports=[tuple(port.split("/")) for port in ports] or None, platform=platform,
+            host_config=api.create_host_config(**host_options),
         )
         api.start(created["Id"])
         output = None
