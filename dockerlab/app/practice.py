@@ -1,11 +1,13 @@
 """The learner's side of exercises, as a notebook calls it: `exercise`, `check`, `quiz`, `hint`, `solution`."""
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 from ..course.exercises import all_exercise_ids, load_exercise
 from ..course.feedback import CheckResult, Progress, Text
-from ..course.grading import check_submission
+from ..course.grading import ANSWERS_FILE, PROGRESS_FILE, check_submission
 from ..view.quiz import QuizView
 from . import notebook
 from .lab import connect
@@ -49,7 +51,46 @@ def check(exercise_id: str, context: str | Path | None = None, answer=None, hidd
     no_answer_yet = answer in (None, "", []) and exercise_id in _quiz_ids()
     if result.verdict != "error" and not no_answer_yet:
         progress().record_attempt(result)
+        keep_attempt(result, answer if exercise_id in _quiz_ids() else None)
     return result
+
+
+def keep_attempt(result: CheckResult, answer) -> None:
+    """Keep the attempt in the working folder: its checks in progress.json (what `dockerlab classroom status`
+    shows), a quiz's answer in answers.json (what `grade` takes, after `dockerlab classroom collect`).
+    Read and merged at each attempt, so several notebooks of one folder add to the same record; a folder
+    that cannot be written keeps nothing and the check goes on."""
+    def attempt(record: dict) -> None:
+        before = record.get(result.exercise) if isinstance(record.get(result.exercise), dict) else {}
+        record[result.exercise] = {
+            "attempts": int(before.get("attempts", 0)) + 1, "passed": bool(before.get("passed")) or result.passed,
+            "checks_passed": result.checks_passed, "checks_total": result.checks_total,
+        }
+
+    try:
+        update_json(Path(PROGRESS_FILE), attempt)
+        if answer is not None:
+            update_json(Path(ANSWERS_FILE), lambda answers: answers.update({result.exercise: answer}))
+    except (OSError, TypeError, ValueError):
+        pass
+
+
+def update_json(path: Path, change) -> None:
+    """Apply `change` to the JSON object in `path` (a new one when missing or unreadable); replaced whole, so a
+    reader never sees half a file."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        data = {}
+    data = data if isinstance(data, dict) else {}
+    change(data)
+    text = json.dumps(data, indent=1, ensure_ascii=False, default=list) + "\n"
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    try:
+        partial.write_text(text)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def hint(exercise_id: str) -> Text:

@@ -28,6 +28,11 @@ from .exercises import (Exercise, Finding, all_exercise_ids, answer_is_right, ev
                         validate_answer)
 from .feedback import CheckResult, build_hint, check_command, limit_sentence
 
+# A student's folder, as `grade` takes it and the learner API keeps it: one folder per image exercise, the
+# quizzes' answers in ANSWERS_FILE, and the record of their checks (for `dockerlab classroom status`).
+ANSWERS_FILE = "answers.json"
+PROGRESS_FILE = "progress.json"
+
 NETWORK_NOTE = ("Checks run containers without any network (its output says so), so the answer must work "
                 "offline: printing a line needs no network.")
 
@@ -246,7 +251,7 @@ def find_submissions(submissions_dir: Path, workdir: Path) -> list[Submission]:
     found = []
     for path in sorted(submissions_dir.iterdir()):
         if path.is_dir() and not path.name.startswith("."):
-            answers_file = path / "answers.json"
+            answers_file = path / ANSWERS_FILE
             answers = json.loads(answers_file.read_text()) if answers_file.is_file() else {}
             found.append(Submission(path.name, path, answers))
         elif path.suffix == ".ipynb":

@@ -20,13 +20,14 @@ import shutil
 from pathlib import Path
 
 from .exercises import all_exercise_ids, load_exercise
+from .grading import ANSWERS_FILE, PROGRESS_FILE
 
 SOLUTION_TAG = "solution"
 HIDDEN_TAG = "hidden-check"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 CODE_STUB = "# Your turn: write your answer here, then run the check below."
 MARKDOWN_STUB = "*Your turn: write your answer here.*"
-SKIPPED = {".ipynb_checkpoints", ".dockerlab", "__pycache__"}
+SKIPPED = {".ipynb_checkpoints", ".dockerlab", "__pycache__", ANSWERS_FILE, PROGRESS_FILE}
 
 
 def fingerprint(notebook) -> str:
