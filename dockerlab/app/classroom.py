@@ -4,7 +4,10 @@
 `jupyterhub_config.py` beside this file from the settings `up` writes) in the background and returns once
 it answers; `status`, `collect`, `exec` and `down` work on what it started. The classroom's state lives in
 `<state dir>/classroom/` (0700): the settings, the hub's database and log, the students' password hashes,
-the kit's API token and the instructor's first password (files 0600, never printed or passed on argv).
+the kit's API token and the instructor's first password (files 0600, never printed or passed on argv), and
+each student's disk: an ext4 file of `--disk` bytes (sparse: the host pays what is used), mounted while the
+classroom is up, holding their home (with their work) and their engine's data, so a student who fills it
+stops there. `down` keeps the disks (a second `up` mounts them again) unless `--delete-work`.
 """
 from __future__ import annotations
 
@@ -13,9 +16,9 @@ import os
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import sys
-import tarfile
 import time
 import urllib.error
 import urllib.request
@@ -27,10 +30,12 @@ from ..engine import classroom as room
 from ..engine.connection import Engine, connect_engine
 from ..engine.processes import process_alive, process_start_ticks
 from ..engine.registry import bind_error, free_port, state_root
+from ..course.exercises import all_exercise_ids
+from ..course.grading import PROGRESS_FILE
 from ..errors import DockerlabError
 from ..model.labels import classroom_labels
 from ..model.roster import read_roster
-from ..model.text import human_size
+from ..model.text import human_size, size_in_bytes
 
 REPO = Path(__file__).resolve().parents[2]
 HUB_CONFIG = Path(__file__).with_name("jupyterhub_config.py")
@@ -44,16 +49,61 @@ TRUST_SENTENCE = (
 
 @dataclass
 class Limits:
-    """What one student's server may use: memory, CPU (cores), processes; idle minutes before it is culled."""
+    """What one student's server may use: memory, CPU (cores), processes, disk; idle minutes before it is culled."""
 
     memory: str = "2G"
     cpus: float = 1.0
     pids: int = 2048
+    disk: str = "10G"
     idle_minutes: int = 60
 
 
 def classroom_dir() -> Path:
     return state_root() / "classroom"
+
+
+def disks_dir() -> Path:
+    return classroom_dir() / "disks"
+
+
+def mount_disk(student: str, size: int) -> Path:
+    """The student's disk mounted at disks/<student>/ (made at their first `up`: an ext4 file of `size` bytes);
+    returns the mount point, with `home/` (their home and work) and `engine/` (their engine's data) in it."""
+    image, mount_point = disks_dir() / f"{student}.img", disks_dir() / student
+    if not image.exists():
+        blank = image.with_name(f".{image.name}.new")
+        with open(blank, "wb") as out:
+            out.truncate(size)
+        made = subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", str(blank)], capture_output=True, text=True)
+        if made.returncode != 0:
+            blank.unlink()
+            raise DockerlabError(f"Could not make {student}'s disk with mkfs.ext4 ({made.stderr.strip()}); "
+                                 "install e2fsprogs and run `dockerlab classroom up` again.")
+        blank.rename(image)
+    mount_point.mkdir(exist_ok=True)
+    if not os.path.ismount(mount_point):
+        mounted = subprocess.run(["mount", "-o", "loop", str(image), str(mount_point)], capture_output=True, text=True)
+        if mounted.returncode != 0:
+            raise DockerlabError(f"Could not mount {student}'s disk ({mounted.stderr.strip()}); the classroom runs "
+                                 "as root on a host with loop devices: run `dockerlab classroom up` as root.")
+    for folder in ("home", "engine"):
+        (mount_point / folder).mkdir(exist_ok=True)
+    return mount_point
+
+
+def unmount_disks() -> None:
+    """Unmount every student's disk (their servers are gone); the disk files stay."""
+    if not disks_dir().is_dir():
+        return
+    for mount_point in sorted(disks_dir().iterdir()):
+        if os.path.ismount(mount_point):
+            if subprocess.run(["umount", str(mount_point)], capture_output=True).returncode != 0:
+                subprocess.run(["umount", "--lazy", str(mount_point)], capture_output=True)
+
+
+def work_folder(student: str) -> Path:
+    """The student's work folder on the host (their disk mounted), what WORK_DIR is in their server."""
+    return disks_dir() / student / "home" / Path(room.WORK_DIR).relative_to(room.HOME_DIR)
 
 
 def secret_file(path: Path, text: str) -> None:
@@ -131,6 +181,10 @@ def up(roster: Path, ip: str, port: int, trust_students: bool, start_all: bool, 
     except OSError as error:
         raise DockerlabError(f"Could not read the roster '{roster}' ({error.strerror}); give a CSV file with "
                              "a `username` column.") from None
+    try:
+        disk = size_in_bytes(limits.disk)
+    except ValueError:
+        raise DockerlabError(f"--disk {limits.disk} is not a size; give one like 10G or 500M.") from None
     if instructor in students:
         raise DockerlabError(f"'{instructor}' is the instructor's username; give that student another one.")
     running = hub_state()
@@ -148,12 +202,13 @@ def up(roster: Path, ip: str, port: int, trust_students: bool, start_all: bool, 
     if room.ensure_student_image(engine, REPO, version("jupyterhub"), on_line=lambda line: say(f"  {line}")):
         say(f"Built the student image {room.STUDENT_IMAGE} in {time.monotonic() - started:.0f} s (kept for next time).")
     gateway = room.ensure_network(engine)
-    for student in students:
-        room.ensure_volumes(engine, student)
-    template = room.volume_names("{username}")
-    volumes = {template["work"]: room.WORK_DIR, template["engine"]: room.ENGINE_DIR}
-    host_config, raw_host_config, mounts = room.isolation(engine)
     folder = prepare_state(instructor)
+    disks_dir().mkdir(exist_ok=True)
+    for student in students:
+        mount_disk(student, disk)
+    volumes = {str(disks_dir() / "{username}" / "home"): room.HOME_DIR,
+               str(disks_dir() / "{username}" / "engine"): room.ENGINE_DIR}
+    host_config, raw_host_config, mounts = room.isolation(engine)
     settings = {
         "students": students, "instructor": instructor, "ip": ip, "port": port,
         "hub_ip": gateway, "hub_port": free_port(gateway), "proxy_api_port": free_port("127.0.0.1"),
@@ -175,7 +230,8 @@ def up(roster: Path, ip: str, port: int, trust_students: bool, start_all: bool, 
              "instructor": instructor}
     while not hub_answers(url):
         if hub.poll() is not None:
-            room.remove_classroom(engine, delete_work=False)
+            room.remove_classroom(engine)
+            unmount_disks()
             raise DockerlabError(f"JupyterHub stopped while starting (exit {hub.returncode}); its log says why: "
                                  f"{folder / 'hub.log'}.")
         time.sleep(0.5)
@@ -213,7 +269,8 @@ def require_running() -> dict:
 
 
 def status(engine: Engine) -> list[dict]:
-    """Each student: server running or not, since when, memory and CPU now."""
+    """Each student: server running or not, since when, memory and CPU now, and their progress (checks
+    passed per exercise tried, from the progress.json the learner API keeps in their work folder)."""
     state = require_running()
     containers = room.student_containers(engine)
     rows = []
@@ -228,12 +285,35 @@ def status(engine: Engine) -> list[dict]:
         if container and container["State"] == "running":
             memory, cpu = room.container_usage(engine, container["Id"])
             row.update(memory=human_size(memory), cpu=f"{cpu:.0f}%")
+        row["progress"] = student_progress(user["name"])
         rows.append(row)
     return rows
 
 
-def collect(engine: Engine, out: Path, students: list[str] | None = None) -> list[str]:
-    """Copy every student's work folder to OUT/<student>/ (their servers go on running); returns who."""
+def student_progress(student: str) -> dict[str, dict]:
+    """The course's exercises the student tried, in course order: attempts, passed, checks of the last attempt.
+    The file is the student's own: whatever it holds that is not a record of a known exercise is left out."""
+    try:
+        record = json.loads((work_folder(student) / PROGRESS_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    record = record if isinstance(record, dict) else {}
+    tried = {}
+    for exercise_id in all_exercise_ids():
+        entry = record.get(exercise_id)
+        if isinstance(entry, dict):
+            try:
+                tried[exercise_id] = {"attempts": int(entry["attempts"]), "passed": bool(entry["passed"]),
+                                      "checks_passed": int(entry["checks_passed"]),
+                                      "checks_total": int(entry["checks_total"])}
+            except (KeyError, TypeError, ValueError):
+                continue
+    return tried
+
+
+def collect(out: Path, students: list[str] | None = None) -> list[str]:
+    """Copy every student's work folder to OUT/<student>/ (their servers go on running); returns who.
+    Folders, regular files and symbolic links (as links) are copied; a pipe or a device file is not."""
     state = require_running()
     out.mkdir(parents=True, exist_ok=True)
     collected = []
@@ -242,32 +322,16 @@ def collect(engine: Engine, out: Path, students: list[str] | None = None) -> lis
         if target.exists():
             raise DockerlabError(f"{target} already exists; collect into a new folder (the kit never "
                                  "overwrites files).")
-        stream = room.work_archive(engine, student)
-        try:
-            reader = _IterStream(stream)
-            with tarfile.open(fileobj=reader, mode="r|") as tar:
-                target.mkdir()
-                tar.extractall(target, filter="data")
-        except DockerlabError:
-            continue  # no work yet
-        collected.append(student)
+        if work_folder(student).is_dir():
+            shutil.copytree(work_folder(student), target, symlinks=True, ignore=special_files)
+            collected.append(student)
     return collected
 
 
-class _IterStream:
-    """A file-like reader over an iterator of byte chunks (the engine's archive stream)."""
-
-    def __init__(self, chunks) -> None:
-        self.chunks, self.buffer = iter(chunks), b""
-
-    def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self.buffer) < size:
-            chunk = next(self.chunks, None)
-            if chunk is None:
-                break
-            self.buffer += chunk
-        data, self.buffer = (self.buffer, b"") if size < 0 else (self.buffer[:size], self.buffer[size:])
-        return data
+def special_files(folder: str, names: list[str]) -> list[str]:
+    """The names in `folder` that are neither a folder, a regular file nor a symbolic link."""
+    kinds = (stat.S_ISDIR, stat.S_ISREG, stat.S_ISLNK)
+    return [name for name in names if not any(kind(os.lstat(os.path.join(folder, name)).st_mode) for kind in kinds)]
 
 
 def exec_command(engine: Engine, student: str, command: list[str]) -> int:
@@ -288,9 +352,10 @@ def down(engine: Engine, delete_work: bool) -> dict[str, int]:
         os.kill(state["pid"], signal.SIGTERM)
         while process_alive(state["pid"], state["started"]):
             time.sleep(0.2)
-    removed = room.remove_classroom(engine, delete_work)
+    removed = room.remove_classroom(engine)
+    unmount_disks()
     folder = classroom_dir()
     (folder / "state.json").unlink(missing_ok=True)
     if delete_work and folder.exists():
-        shutil.rmtree(folder)  # the passwords and the hub's database go with the work
+        shutil.rmtree(folder)  # the disks (unmounted), the passwords and the hub's database go together
     return removed

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from ..archive.layouts import read_archive
+from ..course.exercises import all_exercise_ids
 from ..course.grading import check_submission, grade
 from ..course.student import generate
 from ..engine.cleanup import sweep_stale_sessions
@@ -209,7 +210,8 @@ def cmd_student(args: argparse.Namespace) -> int:
 
 def cmd_classroom(args: argparse.Namespace) -> int:
     if args.action == "up":
-        limits = classroom.Limits(memory=args.memory, cpus=args.cpus, pids=args.pids, idle_minutes=args.idle_minutes)
+        limits = classroom.Limits(memory=args.memory, cpus=args.cpus, pids=args.pids, disk=args.disk,
+                                  idle_minutes=args.idle_minutes)
         state = classroom.up(Path(args.roster), args.ip, args.port, args.trust_students, args.start_all, limits,
                              args.instructor, say=lambda line: print(line, file=sys.stderr, flush=True))
         print(state["url"])
@@ -222,17 +224,24 @@ def cmd_classroom(args: argparse.Namespace) -> int:
         removed = classroom.down(connect_engine(), args.delete_work)
         kept = "deleted" if args.delete_work else "kept (a second `up` gives them back; `down --delete-work` deletes them)"
         print(f"The classroom is down: {removed['containers']} server(s) and {removed['networks']} network(s) removed; "
-              f"students' work and engines {kept}.")
+              f"students' disks (their work and engines) {kept}.")
         return 0
     engine = connect_engine()
     if args.action == "status":
         rows = classroom.status(engine)
-        print(f"{'student':<20} {'server':<9} {'since':<27} {'memory':>9} {'cpu':>5}")
+        print(f"{'student':<20} {'server':<9} {'since':<27} {'memory':>9} {'cpu':>5}  passed")
         for row in rows:
-            print(f"{row['student']:<20} {row['server']:<9} {row['since']:<27} {row['memory']:>9} {row['cpu']:>5}")
+            passed = sum(entry["passed"] for entry in row["progress"].values())
+            print(f"{row['student']:<20} {row['server']:<9} {row['since']:<27} {row['memory']:>9} {row['cpu']:>5}  "
+                  f"{passed} of {len(all_exercise_ids())} exercises")
+        print("\nProgress: checks passed at the last attempt, per exercise tried (✓ passed once):")
+        for row in rows:
+            tried = [f"{exercise} {entry['checks_passed']}/{entry['checks_total']}{' ✓' if entry['passed'] else ''}"
+                     for exercise, entry in row["progress"].items()]
+            print(f"  {row['student']}: {', '.join(tried) or 'no check run yet'}")
         return 0
     if args.action == "collect":
-        who = classroom.collect(engine, Path(args.out))
+        who = classroom.collect(Path(args.out))
         print(f"Collected the work of {len(who)} student(s) into {args.out}; grade it with "
               f"`dockerlab grade {args.out} --out grades.csv`.")
         return 0
@@ -318,9 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--memory", default=classroom.Limits.memory, help="memory per student (default 2G)")
     up.add_argument("--cpus", type=float, default=classroom.Limits.cpus, help="CPU cores per student (default 1)")
     up.add_argument("--pids", type=int, default=classroom.Limits.pids, help="processes per student (default 2048)")
+    up.add_argument("--disk", default=classroom.Limits.disk,
+                    help="disk per student: their work and their engine's images (default 10G)")
     up.add_argument("--idle-minutes", type=int, default=classroom.Limits.idle_minutes,
                     help="stop a server idle this long; its work stays (default 60)")
-    actions.add_parser("status", help="each student's server, since when, its memory and CPU")
+    actions.add_parser("status", help="each student's server, since when, its memory and CPU, their progress")
     collect = actions.add_parser("collect", help="copy every student's work out (nothing is stopped)")
     collect.add_argument("--out", required=True, help="a new folder: one folder per student")
     run = actions.add_parser("exec", help="run a command in a student's server (`docker` there is theirs)")

@@ -39,13 +39,14 @@ c.DockerSpawner.image = settings["image"]
 c.DockerSpawner.cmd = ["jupyterhub-singleuser", "--allow-root"]
 c.DockerSpawner.network_name = settings["network"]
 c.DockerSpawner.use_internal_ip = True
-c.DockerSpawner.remove = True  # a stopped server's container goes; its volumes (the work) stay
+c.DockerSpawner.remove = True  # a stopped server's container goes; its disk (the work) stays
 c.DockerSpawner.name_template = "dockerlab-classroom-{username}"
 c.DockerSpawner.notebook_dir = settings["work_dir"]
-c.DockerSpawner.volumes = settings["volumes"]  # names templated with {username}, and the isolation's mounts
+c.DockerSpawner.volumes = settings["volumes"]  # the student's disk ({username} templated), the isolation's mounts
 # (fields create_host_config has no words for, such as unmasked system paths, go in raw)
 c.DockerSpawner.extra_create_kwargs = {"labels": settings["labels"], "host_config": settings["raw_host_config"]}
-c.DockerSpawner.extra_host_config = {**settings["host_config"], "init": True, "pids_limit": settings["pids_limit"]}
+c.DockerSpawner.extra_host_config = {**settings["host_config"], "init": True, "pids_limit": settings["pids_limit"],
+                                     "tmpfs": {"/tmp": "mode=1777"}}  # counted in the server's memory
 c.DockerSpawner.mem_limit = settings["mem_limit"]
 c.DockerSpawner.cpu_limit = settings["cpu_limit"]
 c.Spawner.default_url = "/lab"

@@ -4,8 +4,8 @@ The student image is made offline from Debian's packages: `dockerlab-bare-debian
 made once by `scripts/engines/bare-debian-13.sh`, shared with the engines harness) + Docker 26 from Debian 13
 + a venv with the kit from this checkout, JupyterLab and JupyterHub's single-user server + the student
 notebooks. It is labelled `dockerlab.kit=student` with a digest of its inputs and rebuilt when they change.
-Student servers (spawned by DockerSpawner), the classroom network and the students' volumes carry
-`dockerlab.kit=classroom` and `dockerlab.classroom.student=<name>`; volumes are kept by `down` unless asked.
+Student servers (spawned by DockerSpawner) and the classroom network carry `dockerlab.kit=classroom` (servers
+also `dockerlab.classroom.student=<name>`); the students' work and engines live on their disks (the app's).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import docker
 
@@ -30,8 +30,9 @@ from .translate import removed as was_removed
 STUDENT_IMAGE = "dockerlab/student:latest"
 BARE_IMAGE = "dockerlab-bare-debian:13"
 NETWORK = "dockerlab-classroom"
-WORK_DIR = "/home/student/work"  # the student's notebooks and exercise folders (their work volume)
-ENGINE_DIR = "/var/lib/docker"  # their engine's images and containers (their engine volume)
+HOME_DIR = "/home/student"  # on the student's disk: their JupyterLab settings and, in WORK_DIR, their work
+WORK_DIR = f"{HOME_DIR}/work"  # the student's notebooks, exercise folders, answers and progress
+ENGINE_DIR = "/var/lib/docker"  # on the student's disk too: their engine's images, containers and cache
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")  # pip inside a build container needs the host's CAs
 
 # Every capability but CAP_SYS_RESOURCE (a host that is itself a container cannot grant it, so
@@ -62,7 +63,7 @@ COPY kit/ /opt/dockerlab/
 RUN /opt/venv/bin/pip install -q --no-deps -e /opt/dockerlab && rm -rf /root/.cache \\
     && /opt/venv/bin/dockerlab student --source /opt/dockerlab/notebooks --out /opt/dockerlab/student
 COPY entrypoint.sh /usr/local/bin/dockerlab-student
-ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/home/student
+ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME={home}
 WORKDIR {work}
 ENTRYPOINT ["/usr/local/bin/dockerlab-student"]
 CMD ["jupyterhub-singleuser", "--allow-root"]
@@ -112,7 +113,7 @@ def kit_files(repo: Path) -> list[str]:
 def student_image_context(repo: Path, hub_version: str) -> tuple[io.BytesIO, str]:
     """The build context of the student image and the digest of its inputs (the image's cache key)."""
     files = {  # name in the context -> (bytes, mode)
-        "Dockerfile": (DOCKERFILE.format(base=BARE_IMAGE, hub_version=hub_version, work=WORK_DIR).encode(), 0o644),
+        "Dockerfile": (DOCKERFILE.format(base=BARE_IMAGE, hub_version=hub_version, home=HOME_DIR, work=WORK_DIR).encode(), 0o644),
         "entrypoint.sh": (ENTRYPOINT.format(work=WORK_DIR).encode(), 0o755),
         "host-ca.crt": (HOST_CA.read_bytes() if HOST_CA.is_file() else b"", 0o644),
         "lab-overrides.json": (json.dumps(LAB_OVERRIDES, indent=1).encode(), 0o644),
@@ -190,18 +191,6 @@ def ensure_network(engine: Engine) -> str:
     return network["IPAM"]["Config"][0]["Gateway"]
 
 
-def volume_names(student: str) -> dict[str, str]:
-    """The student's named volumes: their work, and their engine's data."""
-    return {"work": f"dockerlab-classroom-work-{student}", "engine": f"dockerlab-classroom-engine-{student}"}
-
-
-def ensure_volumes(engine: Engine, student: str) -> None:
-    """Create the student's volumes, labelled, where missing (DockerSpawner then mounts them by name)."""
-    for name in volume_names(student).values():
-        if found_or_none(lambda: engine.api.inspect_volume(name), "look for a student's volume") is None:
-            engine.api.create_volume(name, labels=classroom_labels(student))
-
-
 def student_containers(engine: Engine) -> dict[str, dict]:
     """The classroom's student servers on the engine, by student name (raw `docker ps` rows)."""
     rows = engine.api.containers(all=True, filters={"label": f"{KIT_LABEL}={CLASSROOM_KIT}"})
@@ -238,31 +227,12 @@ def exec_in(engine: Engine, container_id: str, command: list[str], out=sys.stdou
         raise
 
 
-def work_archive(engine: Engine, student: str) -> Iterator[bytes]:
-    """A tar stream of the student's work folder, read from their volume through a container that is
-    created and never started (their server, if running, goes on untouched)."""
-    work = volume_names(student)["work"]
-    if found_or_none(lambda: engine.api.inspect_volume(work), "look for a student's volume") is None:
-        raise DockerlabError(f"Student '{student}' has no work yet (no volume {work}).")
-    container = engine.api.create_container(
-        STUDENT_IMAGE, command=["true"], entrypoint=[], labels=classroom_labels(student),
-        host_config=engine.api.create_host_config(binds={work: {"bind": WORK_DIR, "mode": "ro"}}))
-    try:
-        stream, _ = engine.api.get_archive(container["Id"], WORK_DIR + "/.")
-        yield from stream
-    finally:
-        engine.api.remove_container(container["Id"], force=True)
-
-
-def remove_classroom(engine: Engine, delete_work: bool) -> dict[str, int]:
-    """Remove every student server and the network (and the students' volumes with `delete_work`)."""
+def remove_classroom(engine: Engine) -> dict[str, int]:
+    """Remove every student server and the network (the students' work is on their disks, not the engine)."""
     selector = {"label": f"{KIT_LABEL}={CLASSROOM_KIT}"}
-    removed = {"containers": 0, "networks": 0, "volumes": 0}
+    removed = {"containers": 0, "networks": 0}
     for row in engine.api.containers(all=True, filters=selector):
         removed["containers"] += bool(was_removed(lambda: engine.api.remove_container(row["Id"], force=True)))
     for network in engine.api.networks(filters=selector):
         removed["networks"] += bool(was_removed(lambda: engine.api.remove_network(network["Id"])))
-    if delete_work:
-        for volume in engine.api.volumes(filters=selector).get("Volumes") or []:
-            removed["volumes"] += bool(was_removed(lambda: engine.api.remove_volume(volume["Name"], force=True)))
     return removed

@@ -21,6 +21,16 @@ def human_size(size: int | float | None) -> str:
     raise AssertionError("not reached")
 
 
+def size_in_bytes(text: str) -> int:
+    """A size as `docker run --memory` takes it ("512m", "10G": powers of 1024); ValueError when it is not one."""
+    number, unit = text.strip()[:-1], text.strip()[-1:].lower()
+    if unit.isdigit():
+        number, unit = text.strip(), "b"
+    if not number.isdigit() or unit not in "bkmgt":
+        raise ValueError(f"not a size: {text!r}")
+    return int(number) * 1024 ** "bkmgt".index(unit)
+
+
 def shorten(text: str, limit: int = 60) -> str:
     """One line of at most `limit` characters (white space folded, an ellipsis where cut)."""
     text = " ".join(text.split())

@@ -4,8 +4,10 @@ DockerSpawner, the student image with its own Docker 26 per student) on 127.0.0.
 Two students log in through the hub's login form, the third in a real browser (Playwright, Debian's
 chromium) and lands in JupyterLab on lesson 01, which then runs on that student's kernel through the hub; each builds and runs lesson 01's image in their own engine. One
 student's containers are invisible to another; a fork bomb in one server leaves another's build and run
-working; `collect` then `grade` give the expected table; `down` leaves no container, network or process of
-the classroom (the students' volumes stay until `down --delete-work`). Bad input: one sentence each.
+working, and one who fills their disk stops there while another's build goes on; `status` shows each
+student's progress; `collect` then `grade` give the expected table (quiz answers included); `down` leaves no
+container, network, process or mount of the classroom (the students' disks stay, a second `up` gives their
+work back, until `down --delete-work`). Bad input: one sentence each.
 """
 from __future__ import annotations
 
@@ -114,12 +116,13 @@ def classroom(tmp_path_factory):
     roster.write_text("username,name\n" + "".join(f"{name},{name.title()}\n" for name in STUDENTS))
     port = free_port()
     up = dockerlab("classroom", "up", "--roster", str(roster), "--port", str(port), "--trust-students",
-                   "--start-all", "--cpus", "0.5", "--memory", "1G", "--pids", "512", env=env, check=False)
+                   "--start-all", "--cpus", "0.5", "--memory", "1G", "--pids", "512", "--disk", "1G", env=env,
+                   check=False)
     try:
         assert up.returncode == 0, up.stderr
         url = f"http://127.0.0.1:{port}/"
         assert up.stdout.splitlines()[0] == url
-        yield {"engine": engine, "env": env, "url": url, "root": root,
+        yield {"engine": engine, "env": env, "url": url, "root": root, "roster": roster, "port": port,
                "settings": root / "state" / "classroom" / "classroom.json", "up": up}
     finally:
         dockerlab("classroom", "down", "--delete-work", env=env, check=False)
@@ -167,6 +170,20 @@ def test_exec_gives_the_commands_exit_status_and_output(classroom):
     assert (done.returncode, done.stdout, done.stderr) == (7, "to-out\n", "to-err\n")
 
 
+def test_a_student_who_fills_their_disk_stops_there_and_another_builds_on(classroom):
+    size = run_in(classroom, "ben", "df -k --output=size /home/student/work /var/lib/docker | tail -n 2")
+    work, engine = (int(kib) // 1024 for kib in size.stdout.split())
+    assert work == engine and 900 < work <= 1024  # MiB: both on ben's own 1G disk
+    fill = run_in(classroom, "ben", "docker run --name fill dockerlab/busybox dd if=/dev/zero of=/fill bs=1M count=1500")
+    assert fill.returncode != 0 and "No space left on device" in fill.stdout + fill.stderr
+    full = run_in(classroom, "ben", "head -c 1048576 /dev/zero > more.bin")
+    assert full.returncode != 0 and "No space left on device" in full.stderr
+    done = run_in(classroom, "ann", "docker build -q -t partech3 examples/hello >/dev/null && docker run --rm partech3")
+    assert (done.returncode, done.stdout.strip()) == (0, GREETING), done.stderr
+    freed = run_in(classroom, "ben", "rm -f more.bin && docker rm fill >/dev/null && echo note > note.txt && cat note.txt")
+    assert (freed.returncode, freed.stdout) == (0, "note\n"), freed.stderr
+
+
 def test_a_fork_bomb_in_one_server_leaves_anothers_lesson_working(classroom):
     bomb = run_in(classroom, "ann", "docker run -d --name bomb dockerlab/busybox sh -c 'f() { f | f & }; f; sleep 600'")
     assert bomb.returncode == 0, bomb.stderr
@@ -180,7 +197,7 @@ def test_a_fork_bomb_in_one_server_leaves_anothers_lesson_working(classroom):
     done = run_in(classroom, "ben", "docker build -q -t partech2 examples/hello >/dev/null && docker run --rm partech2")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == GREETING
-    # Ann's server cannot start a process now; the hub stops it (her work stays on her volume).
+    # Ann's server cannot start a process now; the hub stops it (her work stays on her disk).
     hub(classroom, "DELETE", "/users/ann/server")
     while (hub(classroom, "GET", "/users/ann")["servers"] or {}).get(""):
         time.sleep(0.5)
@@ -226,7 +243,7 @@ def test_a_student_logs_in_through_jupyterlab_in_a_real_browser_and_runs_lesson_
     assert any(GREETING in text for text in outputs)  # partech ran in cat's engine (the lesson then cleans up)
 
 
-def test_collect_then_grade_gives_the_expected_table(classroom):
+def test_status_shows_each_students_progress_and_collect_then_grade_gives_the_expected_table(classroom):
     for student, cmd in (("ann", 'CMD echo "Hello World!! My first Docker image"'), ("ben", 'CMD echo "Hello"')):
         if student == "ann":  # her server was stopped after the fork bomb: start it again (her work is kept)
             hub(classroom, "POST", "/users/ann/server")
@@ -236,6 +253,17 @@ def test_collect_then_grade_gives_the_expected_table(classroom):
         done = run_in(classroom, student, f"mkdir -p my-first-image && printf 'FROM dockerlab/busybox\\n{cmd}\\n' "
                       "> my-first-image/Dockerfile")
         assert done.returncode == 0, done.stderr
+        # The quiz of lesson 01, answered as the notebook's widget answers it (the learner API, in their folder).
+        answer = {"ann": "A new container", "ben": "A new image"}[student]
+        done = run_in(classroom, student, "python -c 'import dockerlab; "
+                      f"print(dockerlab.check(\"image-or-container\", answer=\"{answer}\").verdict)'")
+        assert done.stdout.strip() == ("passed" if student == "ann" else "failed"), done.stderr
+    status = dockerlab("classroom", "status", env=classroom["env"]).stdout
+    lines = {line.split(":")[0].strip(): line for line in status.split("\nProgress")[1].splitlines()[1:]}
+    assert lines["ann"].endswith("image-or-container 1/1 ✓") and lines["ben"].endswith("image-or-container 0/1")
+    assert "first-image" in lines["cat"] and "image-or-container 1/1 ✓" in lines["cat"]  # her run of lesson 01
+    table = {line.split()[0]: line for line in status.splitlines()[1:len(STUDENTS) + 1]}
+    assert " 1 of " in table["ann"] and " 0 of " in table["ben"] and "running" in table["ben"]
     engine = classroom["engine"]
     before = {c["Names"][0]: c["Id"] for c in engine.api.containers(filters=CLASSROOM)}
     out = classroom["root"] / "collected"
@@ -244,10 +272,14 @@ def test_collect_then_grade_gives_the_expected_table(classroom):
     assert sorted(path.name for path in out.iterdir()) == STUDENTS
     assert (out / "cat" / "01-first-image.ipynb").is_file()
     grades = classroom["root"] / "grades.csv"
-    dockerlab("grade", str(out), "--out", str(grades), "--exercise", "first-image", env=classroom["env"])
-    table = {row["student"]: row["verdict"] for row in csv.DictReader(grades.open())}
-    # cat's lesson 01 run wrote the exercise's answer into her folder; ben's greeting is wrong.
-    assert table == {"ann": "passed", "ben": "failed", "cat": "passed"}
+    dockerlab("grade", str(out), "--out", str(grades), "--exercise", "first-image", "--exercise", "image-or-container",
+              env=classroom["env"])
+    table = {(row["student"], row["exercise"]): row["verdict"] for row in csv.DictReader(grades.open())}
+    # cat's run of lesson 01 (its instructor version) wrote the exercise's folder and kept the quiz's answer;
+    # ben's greeting and answer are wrong.
+    assert table == {("ann", "first-image"): "passed", ("ann", "image-or-container"): "passed",
+                     ("ben", "first-image"): "failed", ("ben", "image-or-container"): "failed",
+                     ("cat", "first-image"): "passed", ("cat", "image-or-container"): "passed"}
 
 
 def test_secrets_never_in_the_hubs_log_or_the_process_list(classroom):
@@ -261,19 +293,29 @@ def test_secrets_never_in_the_hubs_log_or_the_process_list(classroom):
     assert oct((state / "api-token").stat().st_mode & 0o777) == "0o600"
 
 
+def classroom_mounts(state: Path) -> list[str]:
+    return [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines() if str(state) in line]
+
+
 def test_down_leaves_nothing_running_and_keeps_the_work_until_asked(classroom):
     engine, env = classroom["engine"], classroom["env"]
-    hub = json.loads((Path(env["DOCKERLAB_STATE_DIR"]) / "classroom" / "state.json").read_text())
+    state = Path(env["DOCKERLAB_STATE_DIR"]) / "classroom"
+    hub = json.loads((state / "state.json").read_text())
+    assert len(classroom_mounts(state)) == len(STUDENTS)
     assert classroom_processes(classroom["settings"])
     dockerlab("classroom", "down", env=env)
     assert not process_alive(hub["pid"], hub["started"])
     assert classroom_processes(classroom["settings"]) == []
     assert engine.api.containers(all=True, filters=CLASSROOM) == []
     assert engine.api.networks(filters=CLASSROOM) == []
-    volumes = {v["Name"] for v in engine.api.volumes(filters=CLASSROOM)["Volumes"] or []}
-    assert {f"dockerlab-classroom-work-{name}" for name in STUDENTS} <= volumes
+    assert classroom_mounts(state) == []
+    assert sorted(path.name for path in (state / "disks").glob("*.img")) == [f"{name}.img" for name in STUDENTS]
+    # A second `up` mounts the same disks: ann's progress is back before any server starts.
+    dockerlab("classroom", "up", "--roster", str(classroom["roster"]), "--port", str(classroom["port"]),
+              "--trust-students", env=env)
+    assert "image-or-container 1/1 ✓" in dockerlab("classroom", "status", env=env).stdout
     dockerlab("classroom", "down", "--delete-work", env=env)
-    assert not engine.api.volumes(filters=CLASSROOM)["Volumes"]
+    assert classroom_mounts(state) == [] and not state.exists()
 
 
 # --- bad input: one sentence each, nothing started ---------------------------------------------------------
@@ -299,6 +341,13 @@ def test_bad_roster_is_one_sentence(tmp_path):
     env = {**os.environ, "DOCKERLAB_STATE_DIR": str(tmp_path / "state")}
     said = one_sentence(dockerlab("classroom", "up", "--roster", str(path), "--trust-students", env=env, check=False))
     assert "'Ann Smith' is not a username" in said
+
+
+def test_a_disk_size_that_is_not_one_is_one_sentence(roster, tmp_path):
+    env = {**os.environ, "DOCKERLAB_STATE_DIR": str(tmp_path / "state")}
+    said = one_sentence(dockerlab("classroom", "up", "--roster", str(roster), "--disk", "lots", "--trust-students",
+                                  env=env, check=False))
+    assert "--disk lots is not a size" in said
 
 
 def test_a_taken_port_is_one_sentence(roster, tmp_path):
