@@ -2,7 +2,8 @@
 DockerSpawner, the student image with its own Docker 26 per student) on 127.0.0.1, three students.
 
 Two students log in through the hub's login form, the third in a real browser (Playwright, Debian's
-chromium) and lands in JupyterLab on lesson 01, which then runs on that student's kernel through the hub; each builds and runs lesson 01's image in their own engine. One
+chromium), where she runs lesson 01 in JupyterLab and answers its quiz; each builds and runs lesson 01's
+image in their own engine. One
 student's containers are invisible to another; a fork bomb in one server leaves another's build and run
 working, and one who fills their disk stops there while another's build goes on; `status` shows each
 student's progress; `collect` then `grade` give the expected table (quiz answers included); `down` leaves no
@@ -11,10 +12,8 @@ work back, until `down --delete-work`). Bad input: one sentence each.
 """
 from __future__ import annotations
 
-import asyncio
 import csv
 import http.cookiejar
-import importlib.util
 import json
 import os
 import re
@@ -28,8 +27,10 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import pytest
 
+from dockerlab.course.student import student_version
 from dockerlab.engine.connection import connect_engine
 from dockerlab.engine.registry import free_port
 from dockerlab.engine.processes import process_alive
@@ -204,43 +205,58 @@ def test_a_fork_bomb_in_one_server_leaves_anothers_lesson_working(classroom):
         pass
 
 
-def test_a_student_logs_in_through_jupyterlab_in_a_real_browser_and_runs_lesson_01(classroom):
-    """cat logs in on the hub's page in chromium and lands in JupyterLab on lesson 01 with its kernel idle;
-    then lesson 01 runs top to bottom on a kernel of cat's server, reached through the hub's proxy."""
+def test_a_student_runs_lesson_01_in_jupyterlab_in_a_real_browser_and_answers_its_quiz(classroom):
+    """cat logs in on the hub's page in chromium, opens lesson 01 (the student version) in JupyterLab, runs all
+    its cells (the image is built and run in her engine), then picks the quiz's answer and presses Check."""
     if lab_browser.CHROMIUM is None:
         pytest.skip("chromium is not installed (make setup installs it)")
+    lesson = student_version(nbformat.read(REPO / "notebooks" / "01-first-image.ipynb", as_version=4))
+    code_cells = sum(cell.cell_type == "code" for cell in lesson.cells)
+    prompts = f"(() => {{ const all = {lab_browser.PROMPTS}; return all.length === {code_cells} ? all : null; }})()"
     playwright = lab_browser.playwright_api
     with playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=str(lab_browser.CHROMIUM), args=lab_browser.CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(lab_browser.UI_WAIT_MS)
+        step = "log in"
         try:
             page.goto(f"{classroom['url']}hub/login")
             page.fill("#username_input", "cat")
             page.fill("#password_input", PASSWORDS["cat"])
             page.click("#login_submit")
             page.wait_for_url(re.compile(r".*/hub/(home|spawn.*)|.*/user/cat/.*"))
-            page.goto(f"{classroom['url']}user/cat/lab/tree/01-first-image.ipynb")
+            step = "open lesson 01"
+            page.goto(f"{classroom['url']}user/cat/lab/workspaces/lesson/tree/01-first-image.ipynb?reset")
             page.wait_for_selector(f"{lab_browser.PANEL} .jp-Notebook .jp-Cell")
             lab_browser.wait_for_kernel_idle(page)
+            page.wait_for_function(f"() => {prompts} !== null")
             title = page.locator(f"{lab_browser.PANEL} .jp-RenderedHTMLCommon h1").first.inner_text()
+            # As in the lessons' own browser test: the app is settled once a menu command has run.
+            lab_browser.click_menu(page, "Edit", "Clear Outputs of All Cells")
+            step = "run all cells"
+            lab_browser.run_all_cells(page, prompts)
+            page.wait_for_function(f"() => {prompts}?.every(p => /\\[\\d+\\]/.test(p.textContent))",
+                                   timeout=lab_browser.LESSON_WAIT_MS)
+            lab_browser.wait_for_kernel_idle(page)
+            shown = "\n".join(page.locator(f"{lab_browser.PANEL} .jp-OutputArea-output").all_inner_texts())
+            tracebacks = [text for text in page.locator(lab_browser.STDERR).all_inner_texts() if "Traceback" in text]
+            step = "answer the quiz"
+            check = page.locator("button", has_text=re.compile(r"^\s*Check\s*$"))
+            quiz = page.locator(f"{lab_browser.PANEL} .widget-vbox").filter(has=check).last
+            quiz.scroll_into_view_if_needed()
+            quiz.locator("label", has_text=re.compile(r"^\s*A new container\s*$")).click()
+            quiz.locator("button", has_text=re.compile(r"^\s*Check\s*$")).click()
+            page.wait_for_function("el => /passed/.test(el.innerText)", arg=quiz.element_handle(),
+                                   timeout=lab_browser.QUIZ_WAIT_MS)
         except playwright.Error as error:
             shot = Path(tempfile.gettempdir()) / "dockerlab-classroom-cat-stuck.png"
             page.screenshot(path=str(shot))
-            raise AssertionError(f"cat in the classroom's JupyterLab: {error.message.splitlines()[0]}; "
-                                 f"screenshot: {shot}") from None
+            raise AssertionError(f"cat in the classroom's JupyterLab: could not {step} "
+                                 f"({error.message.splitlines()[0]}); screenshot: {shot}") from None
         finally:
             browser.close()
     assert title.startswith("01 ")
-    spec = importlib.util.spec_from_file_location("classroom_bench", REPO / "bench" / "classroom.py")
-    bench = importlib.util.module_from_spec(spec)  # the benchmark's kernel client: cells over the hub's proxy
-    spec.loader.exec_module(bench)
-    os.environ["DOCKERLAB_STATE_DIR"] = classroom["env"]["DOCKERLAB_STATE_DIR"]
-    try:
-        outputs = asyncio.run(bench.run_lesson({"url": classroom["url"]}, "cat"))
-    finally:
-        del os.environ["DOCKERLAB_STATE_DIR"]
-    assert any(GREETING in text for text in outputs)  # partech ran in cat's engine (the lesson then cleans up)
+    assert GREETING in shown and tracebacks == []  # partech built and ran in cat's own engine
 
 
 def test_status_shows_each_students_progress_and_collect_then_grade_gives_the_expected_table(classroom):
@@ -261,7 +277,7 @@ def test_status_shows_each_students_progress_and_collect_then_grade_gives_the_ex
     status = dockerlab("classroom", "status", env=classroom["env"]).stdout
     lines = {line.split(":")[0].strip(): line for line in status.split("\nProgress")[1].splitlines()[1:]}
     assert lines["ann"].endswith("image-or-container 1/1 ✓") and lines["ben"].endswith("image-or-container 0/1")
-    assert "first-image" in lines["cat"] and "image-or-container 1/1 ✓" in lines["cat"]  # her run of lesson 01
+    assert re.search(r"first-image \d/\d+, image-or-container 1/1 ✓$", lines["cat"])  # her run in the browser
     table = {line.split()[0]: line for line in status.splitlines()[1:len(STUDENTS) + 1]}
     assert " 1 of " in table["ann"] and " 0 of " in table["ben"] and "running" in table["ben"]
     engine = classroom["engine"]
@@ -275,11 +291,11 @@ def test_status_shows_each_students_progress_and_collect_then_grade_gives_the_ex
     dockerlab("grade", str(out), "--out", str(grades), "--exercise", "first-image", "--exercise", "image-or-container",
               env=classroom["env"])
     table = {(row["student"], row["exercise"]): row["verdict"] for row in csv.DictReader(grades.open())}
-    # cat's run of lesson 01 (its instructor version) wrote the exercise's folder and kept the quiz's answer;
-    # ben's greeting and answer are wrong.
+    # cat's exercise folder holds the student version's starter (she left the exercise for later) and the
+    # quiz's answer she checked in the browser; ben's greeting and answer are wrong.
     assert table == {("ann", "first-image"): "passed", ("ann", "image-or-container"): "passed",
                      ("ben", "first-image"): "failed", ("ben", "image-or-container"): "failed",
-                     ("cat", "first-image"): "passed", ("cat", "image-or-container"): "passed"}
+                     ("cat", "first-image"): "failed", ("cat", "image-or-container"): "passed"}
 
 
 def test_secrets_never_in_the_hubs_log_or_the_process_list(classroom):
