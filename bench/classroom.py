@@ -5,8 +5,9 @@ For N = 1, 2, ... up to MAX (default 3): a classroom of N students is brought up
 hub's REST API at once, and in each server lesson 01 (with its answers) runs cell by cell on a kernel
 reached through the hub's proxy (the Jupyter server's REST and websocket API, with the kit's hub token).
 Prints per student: time to first lesson (server start asked -> lesson 01 done), memory of the server idle
-(ready, before the lesson) and active (after the lesson, its kernel and images still there); then the largest N
-whose every student finished under 2x the single-student time. Students' volumes are deleted after each N.
+(ready, before the lesson) and active (after the lesson, its kernel and images still there), and what their
+disk holds then (their work and their engine's images: the blocks the host pays for); then the largest N
+whose every student finished under 2x the single-student time. Students' disks are deleted after each N.
 Run: `.venv/bin/python bench/classroom.py [MAX]` (root, the host engine answering, no classroom running).
 """
 from __future__ import annotations
@@ -94,8 +95,9 @@ async def one_student(state: dict, student: str, engine) -> dict:
     await run_lesson(state, student)
     done = time.perf_counter()
     active, _ = room.container_usage(engine, container)
+    disk = (classroom.disks_dir() / f"{student}.img").stat().st_blocks * 512
     return {"student": student, "ready": ready - asked, "lesson": done - ready, "first_lesson": done - asked,
-            "idle": idle, "active": active}
+            "idle": idle, "active": active, "disk": disk}
 
 
 async def class_of(state: dict, engine) -> list[dict]:
@@ -121,7 +123,8 @@ def main(max_n: int) -> None:
             for row in results:
                 print(f"N={n} {row['student']}: time to first lesson {row['first_lesson']:.1f} s (server ready "
                       f"{row['ready']:.1f} s + lesson 01 {row['lesson']:.1f} s); memory idle "
-                      f"{human_size(row['idle'])}, active {human_size(row['active'])}", flush=True)
+                      f"{human_size(row['idle'])}, active {human_size(row['active'])}; disk used "
+                      f"{human_size(row['disk'])}", flush=True)
             ratio = worst / single
             print(f"N={n}: slowest {worst:.1f} s = {ratio:.2f}x the single student; median idle memory "
                   f"{human_size(statistics.median(r['idle'] for r in results))}, median active "
