@@ -269,7 +269,7 @@ def require_running() -> dict:
 
 
 def status(engine: Engine) -> list[dict]:
-    """Each student: server running or not, since when, memory and CPU now, and their progress (checks
+    """Each student: server running or not, since when, memory and CPU now, their disk, and their progress (checks
     passed per exercise tried, from the progress.json the learner API keeps in their work folder)."""
     state = require_running()
     containers = room.student_containers(engine)
@@ -280,7 +280,7 @@ def status(engine: Engine) -> list[dict]:
         server = (user.get("servers") or {}).get("")
         row = {"student": user["name"], "server": "running" if server and server.get("ready") else
                ("starting" if server else "stopped"), "since": (server or {}).get("started") or "",
-               "memory": "", "cpu": ""}
+               "memory": "", "cpu": "", "disk": disk_usage(user["name"])}
         container = containers.get(user["name"])
         if container and container["State"] == "running":
             memory, cpu = room.container_usage(engine, container["Id"])
@@ -288,6 +288,15 @@ def status(engine: Engine) -> list[dict]:
         row["progress"] = student_progress(user["name"])
         rows.append(row)
     return rows
+
+
+def disk_usage(student: str) -> str:
+    """What the student's disk holds, of its size ("" when it is not mounted)."""
+    mount_point = disks_dir() / student
+    if not os.path.ismount(mount_point):
+        return ""
+    disk = os.statvfs(mount_point)
+    return f"{human_size((disk.f_blocks - disk.f_bfree) * disk.f_frsize)} of {human_size(disk.f_blocks * disk.f_frsize)}"
 
 
 def student_progress(student: str) -> dict[str, dict]:

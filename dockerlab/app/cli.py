@@ -229,11 +229,11 @@ def cmd_classroom(args: argparse.Namespace) -> int:
     engine = connect_engine()
     if args.action == "status":
         rows = classroom.status(engine)
-        print(f"{'student':<20} {'server':<9} {'since':<27} {'memory':>9} {'cpu':>5}  passed")
+        print(f"{'student':<20} {'server':<9} {'since':<27} {'memory':>9} {'cpu':>5}  {'disk':<22} passed")
         for row in rows:
             passed = sum(entry["passed"] for entry in row["progress"].values())
             print(f"{row['student']:<20} {row['server']:<9} {row['since']:<27} {row['memory']:>9} {row['cpu']:>5}  "
-                  f"{passed} of {len(all_exercise_ids())} exercises")
+                  f"{row['disk']:<22} {passed} of {len(all_exercise_ids())} exercises")
         print("\nProgress: checks passed at the last attempt, per exercise tried (✓ passed once):")
         for row in rows:
             tried = [f"{exercise} {entry['checks_passed']}/{entry['checks_total']}{' ✓' if entry['passed'] else ''}"
@@ -331,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="disk per student: their work and their engine's images (default 10G)")
     up.add_argument("--idle-minutes", type=int, default=classroom.Limits.idle_minutes,
                     help="stop a server idle this long; its work stays (default 60)")
-    actions.add_parser("status", help="each student's server, since when, its memory and CPU, their progress")
+    actions.add_parser("status", help="each student's server, since when, its memory, CPU and disk, their progress")
     collect = actions.add_parser("collect", help="copy every student's work out (nothing is stopped)")
     collect.add_argument("--out", required=True, help="a new folder: one folder per student")
     run = actions.add_parser("exec", help="run a command in a student's server (`docker` there is theirs)")

@@ -166,6 +166,26 @@ def test_one_students_containers_and_images_are_invisible_to_another(classroom):
     assert not classroom["engine"].api.containers(all=True, filters={"name": "ann-only"})
 
 
+def test_one_students_server_cannot_reach_anothers_on_the_network(classroom):
+    ben = classroom["engine"].api.inspect_container("dockerlab-classroom-ben")
+    address = ben["NetworkSettings"]["Networks"]["dockerlab-classroom"]["IPAddress"]
+    # ben's Jupyter server answers on its port from ben's own server...
+    own = run_in(classroom, "ben", "busybox wget -q -T 10 -O /dev/null http://127.0.0.1:8888/user/ben/api && echo reached")
+    assert own.stdout.strip() == "reached", own.stderr
+    # ...and not from ann's: the classroom's bridge carries no traffic between servers.
+    other = run_in(classroom, "ann", f"busybox wget -q -T 10 -O /dev/null http://{address}:8888/user/ben/api && echo reached")
+    assert other.returncode != 0 and "reached" not in other.stdout
+
+
+def test_a_memory_hog_in_one_server_is_killed_at_its_limit_and_the_others_work_on(classroom):
+    hog = run_in(classroom, "ann", "docker run --name hog dockerlab/busybox sh -c 'tail /dev/zero'; "
+                 "docker inspect -f '{{.State.OOMKilled}} {{.State.ExitCode}}' hog; docker rm hog >/dev/null")
+    assert hog.stdout.split()[-2:] == ["true", "137"], hog.stdout + hog.stderr  # killed inside ann's 1G
+    done = run_in(classroom, "ben", "docker run --rm dockerlab/busybox echo still here")
+    assert (done.returncode, done.stdout) == (0, "still here\n"), done.stderr
+    assert run_in(classroom, "ann", "docker ps -q >/dev/null && echo ann works").stdout == "ann works\n"
+
+
 def test_exec_gives_the_commands_exit_status_and_output(classroom):
     done = run_in(classroom, "ben", "echo to-out; echo to-err >&2; exit 7")
     assert (done.returncode, done.stdout, done.stderr) == (7, "to-out\n", "to-err\n")
@@ -280,6 +300,7 @@ def test_status_shows_each_students_progress_and_collect_then_grade_gives_the_ex
     assert re.search(r"first-image \d/\d+, image-or-container 1/1 ✓$", lines["cat"])  # her run in the browser
     table = {line.split()[0]: line for line in status.splitlines()[1:len(STUDENTS) + 1]}
     assert " 1 of " in table["ann"] and " 0 of " in table["ben"] and "running" in table["ben"]
+    assert re.search(r"\d+\.\d MB of 1\.\d GB", table["ben"])  # what ben's disk holds, of its size
     engine = classroom["engine"]
     before = {c["Names"][0]: c["Id"] for c in engine.api.containers(filters=CLASSROOM)}
     out = classroom["root"] / "collected"
