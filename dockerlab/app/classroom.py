@@ -154,8 +154,10 @@ def hub_answers(url: str) -> bool:
         return False
 
 
-def prepare_state(instructor: str) -> Path:
-    """The state folder with the kit's API token and, at the first `up`, the instructor's password."""
+def prepare_state(instructor: str, given: dict[str, str]) -> Path:
+    """The state folder with the kit's API token, the instructor's password (made at the first `up`) and the
+    passwords the roster gives (set again at each `up`: the instructor's word wins, so a forgotten password is
+    reset by giving one). The hub's authenticator reads their bcrypt hashes; the others choose theirs."""
     folder = classroom_dir()
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
@@ -163,13 +165,16 @@ def prepare_state(instructor: str) -> Path:
         secret_file(folder / "api-token", secrets.token_hex(32))
     password_file = folder / "instructor-password"
     if not password_file.exists():
-        import bcrypt
-        import dbm
-
         password = secrets.token_urlsafe(12)
-        with dbm.open(str(folder / "passwords.dbm"), "c", 0o600) as db:
-            db[instructor] = bcrypt.hashpw(password.encode(), bcrypt.gensalt())
         secret_file(password_file, f"{instructor}\n{password}\n")
+        given = {**given, instructor: password}
+    import bcrypt
+    import dbm
+
+    with dbm.open(str(folder / "passwords.dbm"), "c", 0o600) as db:
+        for name, password in given.items():
+            if password:
+                db[name] = bcrypt.hashpw(password.encode(), bcrypt.gensalt())
     return folder
 
 
@@ -177,7 +182,7 @@ def up(roster: Path, ip: str, port: int, trust_students: bool, start_all: bool, 
        instructor: str = "instructor", say=print) -> dict:
     """Start the classroom; returns its state once the hub answers (and every server runs, with start_all)."""
     try:
-        students = read_roster(roster.read_text(), str(roster))
+        given = read_roster(roster.read_text(), str(roster))
     except OSError as error:
         raise DockerlabError(f"Could not read the roster '{roster}' ({error.strerror}); give a CSV file with "
                              "a `username` column.") from None
@@ -185,6 +190,7 @@ def up(roster: Path, ip: str, port: int, trust_students: bool, start_all: bool, 
         disk = size_in_bytes(limits.disk)
     except ValueError:
         raise DockerlabError(f"--disk {limits.disk} is not a size; give one like 10G or 500M.") from None
+    students = list(given)
     if instructor in students:
         raise DockerlabError(f"'{instructor}' is the instructor's username; give that student another one.")
     running = hub_state()
@@ -202,7 +208,7 @@ def up(roster: Path, ip: str, port: int, trust_students: bool, start_all: bool, 
     if room.ensure_student_image(engine, REPO, version("jupyterhub"), on_line=lambda line: say(f"  {line}")):
         say(f"Built the student image {room.STUDENT_IMAGE} in {time.monotonic() - started:.0f} s (kept for next time).")
     gateway = room.ensure_network(engine)
-    folder = prepare_state(instructor)
+    folder = prepare_state(instructor, given)
     disks_dir().mkdir(exist_ok=True)
     for student in students:
         mount_disk(student, disk)

@@ -216,7 +216,8 @@ def cmd_classroom(args: argparse.Namespace) -> int:
                              args.instructor, say=lambda line: print(line, file=sys.stderr, flush=True))
         print(state["url"])
         print(f"The classroom is up for {len(state['students'])} student(s) at {state['url']}: each student logs in "
-              "with their roster username and chooses a password at first login. The instructor logs in as "
+              "with their roster username and the password the roster gives them, or one they choose at their first "
+              "login. The instructor logs in as "
               f"'{state['instructor']}' with the password in {classroom.classroom_dir() / 'instructor-password'} "
               "(readable by you only). Stop it with `dockerlab classroom down`.")
         return 0

@@ -114,7 +114,9 @@ def classroom(tmp_path_factory):
     root = tmp_path_factory.mktemp("classroom")
     env = {**os.environ, "DOCKERLAB_STATE_DIR": str(root / "state")}
     roster = root / "roster.csv"
-    roster.write_text("username,name\n" + "".join(f"{name},{name.title()}\n" for name in STUDENTS))
+    # ben's password is given by the instructor; ann and cat choose theirs at their first login.
+    roster.write_text("username,name,password\n" + "".join(
+        f"{name},{name.title()},{PASSWORDS[name] if name == 'ben' else ''}\n" for name in STUDENTS))
     port = free_port()
     up = dockerlab("classroom", "up", "--roster", str(roster), "--port", str(port), "--trust-students",
                    "--start-all", "--cpus", "0.5", "--memory", "1G", "--pids", "512", "--disk", "1G", env=env,
@@ -131,6 +133,11 @@ def classroom(tmp_path_factory):
 
 def run_in(classroom, student: str, script: str) -> subprocess.CompletedProcess:
     return dockerlab("classroom", "exec", student, "--", "sh", "-c", script, env=classroom["env"], check=False)
+
+
+def test_a_password_the_roster_gives_is_the_only_one_that_works_even_at_first_login(classroom):
+    assert not Student(classroom["url"], "ben", "a-password-ben-did-not-get").landed.endswith("/hub/home")
+    assert Student(classroom["url"], "ben", PASSWORDS["ben"]).landed.endswith("/hub/home")
 
 
 @pytest.fixture(scope="module")
