@@ -45,8 +45,11 @@ c.DockerSpawner.notebook_dir = settings["work_dir"]
 c.DockerSpawner.volumes = settings["volumes"]  # the student's disk ({username} templated), the isolation's mounts
 # (fields create_host_config has no words for, such as unmasked system paths, go in raw)
 c.DockerSpawner.extra_create_kwargs = {"labels": settings["labels"], "host_config": settings["raw_host_config"]}
+# The image's own files are read-only: what a student writes goes to their disk (home, engine) or to a tmpfs
+# counted in their memory (/tmp, /run, /var/log), so nothing they do grows the host engine's storage.
 c.DockerSpawner.extra_host_config = {**settings["host_config"], "init": True, "pids_limit": settings["pids_limit"],
-                                     "tmpfs": {"/tmp": "mode=1777"}}  # counted in the server's memory
+                                     "read_only": True,
+                                     "tmpfs": {"/tmp": "mode=1777", "/run": "mode=755", "/var/log": "mode=755"}}
 c.DockerSpawner.mem_limit = settings["mem_limit"]
 c.DockerSpawner.cpu_limit = settings["cpu_limit"]
 c.Spawner.default_url = "/lab"

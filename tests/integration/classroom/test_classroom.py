@@ -206,6 +206,9 @@ def test_a_student_who_fills_their_disk_stops_there_and_another_builds_on(classr
     assert fill.returncode != 0 and "No space left on device" in fill.stdout + fill.stderr
     full = run_in(classroom, "ben", "head -c 1048576 /dev/zero > more.bin")
     assert full.returncode != 0 and "No space left on device" in full.stderr
+    # Nor can ben write anywhere else that would grow the host's storage: the image's own files are read-only.
+    elsewhere = run_in(classroom, "ben", "head -c 1048576 /dev/zero > /opt/dockerlab/more.bin")
+    assert elsewhere.returncode != 0 and "Read-only file system" in elsewhere.stderr
     done = run_in(classroom, "ann", "docker build -q -t partech3 examples/hello >/dev/null && docker run --rm partech3")
     assert (done.returncode, done.stdout.strip()) == (0, GREETING), done.stderr
     freed = run_in(classroom, "ben", "rm -f more.bin && docker rm fill >/dev/null && echo note > note.txt && cat note.txt")
