@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+from ..course.exercises import all_exercise_ids
+from ..course.grading import PROGRESS_FILE
 from ..engine import classroom as room
 from ..engine.connection import Engine, connect_engine
 from ..engine.processes import process_alive, process_start_ticks
 from ..engine.registry import bind_error, free_port, state_root
-from ..course.exercises import all_exercise_ids
-from ..course.grading import PROGRESS_FILE
 from ..errors import DockerlabError
 from ..model.labels import classroom_labels
 from ..model.roster import read_roster
@@ -40,6 +40,7 @@ from ..model.text import human_size, size_in_bytes
 REPO = Path(__file__).resolve().parents[2]
 HUB_CONFIG = Path(__file__).with_name("jupyterhub_config.py")
 PROXY = "configurable-http-proxy"
+MIN_DISK = "512M"  # the student's engine with the kit's base image and a few lesson images, and their work
 TRUST_SENTENCE = (
     "This host has no Sysbox runtime (sysbox-runc), so each student's engine would need near-root access to "
     "the host (every capability but one, no seccomp or AppArmor, the host's cgroups): a student could become "
@@ -74,21 +75,30 @@ def mount_disk(student: str, size: int) -> Path:
         blank = image.with_name(f".{image.name}.new")
         with open(blank, "wb") as out:
             out.truncate(size)
-        made = subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", str(blank)], capture_output=True, text=True)
-        if made.returncode != 0:
+        made = run_tool(["mkfs.ext4", "-q", "-F", "-m", "0", str(blank)])
+        if made:
             blank.unlink()
-            raise DockerlabError(f"Could not make {student}'s disk with mkfs.ext4 ({made.stderr.strip()}); "
-                                 "install e2fsprogs and run `dockerlab classroom up` again.")
+            raise DockerlabError(f"Could not make {student}'s disk with mkfs.ext4 ({made}); install e2fsprogs "
+                                 "and run `dockerlab classroom up` again.")
         blank.rename(image)
     mount_point.mkdir(exist_ok=True)
     if not os.path.ismount(mount_point):
-        mounted = subprocess.run(["mount", "-o", "loop", str(image), str(mount_point)], capture_output=True, text=True)
-        if mounted.returncode != 0:
-            raise DockerlabError(f"Could not mount {student}'s disk ({mounted.stderr.strip()}); the classroom runs "
-                                 "as root on a host with loop devices: run `dockerlab classroom up` as root.")
+        mounted = run_tool(["mount", "-o", "loop", str(image), str(mount_point)])
+        if mounted:
+            raise DockerlabError(f"Could not mount {student}'s disk ({mounted}); the classroom runs as root on a "
+                                 "host with loop devices: run `dockerlab classroom up` as root.")
     for folder in ("home", "engine"):
         (mount_point / folder).mkdir(exist_ok=True)
     return mount_point
+
+
+def run_tool(argv: list[str]) -> str:
+    """Run a system tool; "" when it succeeded, else what went wrong in one line."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True)
+    except OSError as error:
+        return f"{argv[0]}: {error.strerror}"
+    return "" if done.returncode == 0 else " ".join(done.stderr.split()) or f"{argv[0]} exited {done.returncode}"
 
 
 def unmount_disks() -> None:
@@ -97,8 +107,8 @@ def unmount_disks() -> None:
         return
     for mount_point in sorted(disks_dir().iterdir()):
         if os.path.ismount(mount_point):
-            if subprocess.run(["umount", str(mount_point)], capture_output=True).returncode != 0:
-                subprocess.run(["umount", "--lazy", str(mount_point)], capture_output=True)
+            if run_tool(["umount", str(mount_point)]):
+                run_tool(["umount", "--lazy", str(mount_point)])
 
 
 def work_folder(student: str) -> Path:
@@ -190,6 +200,9 @@ def up(roster: Path, ip: str, port: int, trust_students: bool, start_all: bool, 
         disk = size_in_bytes(limits.disk)
     except ValueError:
         raise DockerlabError(f"--disk {limits.disk} is not a size; give one like 10G or 500M.") from None
+    if disk < size_in_bytes(MIN_DISK):
+        raise DockerlabError(f"--disk {limits.disk} is too small for a student's engine and work; give at least "
+                             f"{MIN_DISK}, such as 10G.")
     students = list(given)
     if instructor in students:
         raise DockerlabError(f"'{instructor}' is the instructor's username; give that student another one.")
@@ -302,7 +315,8 @@ def disk_usage(student: str) -> str:
     if not os.path.ismount(mount_point):
         return ""
     disk = os.statvfs(mount_point)
-    return f"{human_size((disk.f_blocks - disk.f_bfree) * disk.f_frsize)} of {human_size(disk.f_blocks * disk.f_frsize)}"
+    used, size = (disk.f_blocks - disk.f_bfree) * disk.f_frsize, disk.f_blocks * disk.f_frsize
+    return f"{human_size(used)} of {human_size(size)}"
 
 
 def student_progress(student: str) -> dict[str, dict]:

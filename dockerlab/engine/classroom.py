@@ -113,7 +113,8 @@ def kit_files(repo: Path) -> list[str]:
 def student_image_context(repo: Path, hub_version: str) -> tuple[io.BytesIO, str]:
     """The build context of the student image and the digest of its inputs (the image's cache key)."""
     files = {  # name in the context -> (bytes, mode)
-        "Dockerfile": (DOCKERFILE.format(base=BARE_IMAGE, hub_version=hub_version, home=HOME_DIR, work=WORK_DIR).encode(), 0o644),
+        "Dockerfile": (DOCKERFILE.format(base=BARE_IMAGE, hub_version=hub_version, home=HOME_DIR,
+                                         work=WORK_DIR).encode(), 0o644),
         "entrypoint.sh": (ENTRYPOINT.format(work=WORK_DIR).encode(), 0o755),
         "host-ca.crt": (HOST_CA.read_bytes() if HOST_CA.is_file() else b"", 0o644),
         "lab-overrides.json": (json.dumps(LAB_OVERRIDES, indent=1).encode(), 0o644),

@@ -390,11 +390,12 @@ def test_bad_roster_is_one_sentence(tmp_path):
     assert "'Ann Smith' is not a username" in said
 
 
-def test_a_disk_size_that_is_not_one_is_one_sentence(roster, tmp_path):
+@pytest.mark.parametrize("disk, says", [("lots", "--disk lots is not a size"), ("0", "--disk 0 is too small")])
+def test_a_disk_size_that_is_not_one_or_too_small_is_one_sentence(roster, tmp_path, disk, says):
     env = {**os.environ, "DOCKERLAB_STATE_DIR": str(tmp_path / "state")}
-    said = one_sentence(dockerlab("classroom", "up", "--roster", str(roster), "--disk", "lots", "--trust-students",
+    said = one_sentence(dockerlab("classroom", "up", "--roster", str(roster), "--disk", disk, "--trust-students",
                                   env=env, check=False))
-    assert "--disk lots is not a size" in said
+    assert says in said
 
 
 def test_a_taken_port_is_one_sentence(roster, tmp_path):
