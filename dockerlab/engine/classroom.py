@@ -1,4 +1,4 @@
-"""The classroom on the engine: the student image, the students' network and volumes, their servers.
+"""The classroom on the engine: the student image, the students' network, their servers.
 
 The student image is made offline from Debian's packages: `dockerlab-bare-debian:13` (debootstrap minbase,
 made once by `scripts/engines/bare-debian-13.sh`, shared with the engines harness) + Docker 26 from Debian 13
@@ -168,7 +168,7 @@ def ensure_student_image(engine: Engine, repo: Path, hub_version: str,
     return True
 
 
-# --- the classroom's network, volumes and servers ----------------------------------------------------------
+# --- the classroom's network and servers ------------------------------------------------------------------
 
 def has_sysbox(engine: Engine) -> bool:
     return SYSBOX_RUNTIME in (engine.info.get("Runtimes") or {})
