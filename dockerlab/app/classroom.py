@@ -56,7 +56,7 @@ class Limits:
     cpus: float = 1.0
     pids: int = 2048
     disk: str = "10G"
-    idle_minutes: int = 60
+    idle_minutes: float = 60
 
 
 def classroom_dir() -> Path:
@@ -203,6 +203,9 @@ def up(roster: Path, ip: str, port: int, trust_students: bool, start_all: bool, 
     if disk < size_in_bytes(MIN_DISK):
         raise DockerlabError(f"--disk {limits.disk} is too small for a student's engine and work; give at least "
                              f"{MIN_DISK}, such as 10G.")
+    if limits.idle_minutes * 60 < 1:
+        raise DockerlabError(f"--idle-minutes {limits.idle_minutes:g} is no time at all; give the minutes a server "
+                             "may stay idle before it is stopped, such as 60.")
     students = list(given)
     if instructor in students:
         raise DockerlabError(f"'{instructor}' is the instructor's username; give that student another one.")
@@ -235,7 +238,7 @@ def up(roster: Path, ip: str, port: int, trust_students: bool, start_all: bool, 
         "work_dir": room.WORK_DIR, "volumes": {**volumes, **mounts}, "host_config": host_config,
         "raw_host_config": raw_host_config,
         "labels": classroom_labels("{username}"), "mem_limit": limits.memory, "cpu_limit": limits.cpus,
-        "pids_limit": limits.pids, "idle_timeout": limits.idle_minutes * 60,
+        "pids_limit": limits.pids, "idle_timeout": round(limits.idle_minutes * 60),
     }
     secret_file(folder / "classroom.json", json.dumps(settings, indent=1))
     env = {**os.environ, "DOCKERLAB_CLASSROOM_SETTINGS": str(folder / "classroom.json"),

@@ -330,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--pids", type=int, default=classroom.Limits.pids, help="processes per student (default 2048)")
     up.add_argument("--disk", default=classroom.Limits.disk,
                     help="disk per student: their work and their engine's images (default 10G)")
-    up.add_argument("--idle-minutes", type=int, default=classroom.Limits.idle_minutes,
+    up.add_argument("--idle-minutes", type=float, default=classroom.Limits.idle_minutes,
                     help="stop a server idle this long; its work stays (default 60)")
     actions.add_parser("status", help="each student's server, since when, its memory, CPU and disk, their progress")
     collect = actions.add_parser("collect", help="copy every student's work out (nothing is stopped)")

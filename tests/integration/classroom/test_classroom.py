@@ -177,10 +177,11 @@ def test_one_students_server_cannot_reach_anothers_on_the_network(classroom):
     ben = classroom["engine"].api.inspect_container("dockerlab-classroom-ben")
     address = ben["NetworkSettings"]["Networks"]["dockerlab-classroom"]["IPAddress"]
     # ben's Jupyter server answers on its port from ben's own server...
-    own = run_in(classroom, "ben", "busybox wget -q -T 10 -O /dev/null http://127.0.0.1:8888/user/ben/api && echo reached")
+    fetch = "busybox wget -q -T 10 -O /dev/null http://{}:8888/user/ben/api && echo reached"
+    own = run_in(classroom, "ben", fetch.format("127.0.0.1"))
     assert own.stdout.strip() == "reached", own.stderr
     # ...and not from ann's: the classroom's bridge carries no traffic between servers.
-    other = run_in(classroom, "ann", f"busybox wget -q -T 10 -O /dev/null http://{address}:8888/user/ben/api && echo reached")
+    other = run_in(classroom, "ann", fetch.format(address))
     assert other.returncode != 0 and "reached" not in other.stdout
 
 
@@ -202,7 +203,8 @@ def test_a_student_who_fills_their_disk_stops_there_and_another_builds_on(classr
     size = run_in(classroom, "ben", "df -k --output=size /home/student/work /var/lib/docker | tail -n 2")
     work, engine = (int(kib) // 1024 for kib in size.stdout.split())
     assert work == engine and 900 < work <= 1024  # MiB: both on ben's own 1G disk
-    fill = run_in(classroom, "ben", "docker run --name fill dockerlab/busybox dd if=/dev/zero of=/fill bs=1M count=1500")
+    fill = run_in(classroom, "ben", "docker run --name fill dockerlab/busybox "
+                  "dd if=/dev/zero of=/fill bs=1M count=1500")
     assert fill.returncode != 0 and "No space left on device" in fill.stdout + fill.stderr
     full = run_in(classroom, "ben", "head -c 1048576 /dev/zero > more.bin")
     assert full.returncode != 0 and "No space left on device" in full.stderr
@@ -211,7 +213,8 @@ def test_a_student_who_fills_their_disk_stops_there_and_another_builds_on(classr
     assert elsewhere.returncode != 0 and "Read-only file system" in elsewhere.stderr
     done = run_in(classroom, "ann", "docker build -q -t partech3 examples/hello >/dev/null && docker run --rm partech3")
     assert (done.returncode, done.stdout.strip()) == (0, GREETING), done.stderr
-    freed = run_in(classroom, "ben", "rm -f more.bin && docker rm fill >/dev/null && echo note > note.txt && cat note.txt")
+    freed = run_in(classroom, "ben", "rm -f more.bin && docker rm fill >/dev/null && "
+                   "echo note > note.txt && cat note.txt")
     assert (freed.returncode, freed.stdout) == (0, "note\n"), freed.stderr
 
 
@@ -390,10 +393,13 @@ def test_bad_roster_is_one_sentence(tmp_path):
     assert "'Ann Smith' is not a username" in said
 
 
-@pytest.mark.parametrize("disk, says", [("lots", "--disk lots is not a size"), ("0", "--disk 0 is too small")])
-def test_a_disk_size_that_is_not_one_or_too_small_is_one_sentence(roster, tmp_path, disk, says):
+@pytest.mark.parametrize("flag, value, says", [
+    ("--disk", "lots", "--disk lots is not a size"), ("--disk", "0", "--disk 0 is too small"),
+    ("--idle-minutes", "0", "--idle-minutes 0 is no time at all"),
+])
+def test_a_limit_that_cannot_be_used_is_one_sentence(roster, tmp_path, flag, value, says):
     env = {**os.environ, "DOCKERLAB_STATE_DIR": str(tmp_path / "state")}
-    said = one_sentence(dockerlab("classroom", "up", "--roster", str(roster), "--disk", disk, "--trust-students",
+    said = one_sentence(dockerlab("classroom", "up", "--roster", str(roster), flag, value, "--trust-students",
                                   env=env, check=False))
     assert says in said
 
