@@ -1,8 +1,10 @@
-"""The student image's cache key: the digest of what goes into it (pure: no engine)."""
+"""The student image's cache key: the digest of what goes into it; a student server's isolation from the
+engine's runtimes (pure: no engine)."""
 import subprocess
 import tarfile
+from types import SimpleNamespace
 
-from dockerlab.engine.classroom import student_image_context
+from dockerlab.engine.classroom import SYSBOX_RUNTIME, isolation, student_image_context
 
 
 def git_repo(folder):
@@ -31,3 +33,12 @@ def test_the_context_holds_the_tracked_files_with_their_modes_and_the_entrypoint
         members = {member.name: member.mode for member in tar.getmembers()}
     assert members["kit/tool.sh"] == 0o755 and members["entrypoint.sh"] == 0o755
     assert "kit/untracked.txt" not in members and "Dockerfile" in members
+
+
+def test_with_sysbox_a_server_gets_its_runtime_and_no_host_privileges_else_the_trusted_set():
+    with_sysbox = SimpleNamespace(info={"Runtimes": {"runc": {}, SYSBOX_RUNTIME: {"path": "/usr/bin/sysbox-runc"}}})
+    assert isolation(with_sysbox) == ({"runtime": "sysbox-runc"}, {}, {})
+    options, raw, mounts = isolation(SimpleNamespace(info={"Runtimes": {"runc": {}}}))
+    assert options["cap_add"] == ["ALL"] and options["cap_drop"] == ["SYS_RESOURCE"]
+    assert "seccomp=unconfined" in options["security_opt"] and raw == {"MaskedPaths": [], "ReadonlyPaths": []}
+    assert mounts == {"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"}}
