@@ -48,10 +48,10 @@ def check(exercise_id: str, context: str | Path | None = None, answer=None, hidd
     """
     notebook.install_error_display()
     result = check_submission(_engine, exercise_id, context=context, answer=answer, hidden=hidden)
-    no_answer_yet = answer in (None, "", []) and exercise_id in _quiz_ids()
-    if result.verdict != "error" and not no_answer_yet:
+    is_quiz = exercise_id in _quiz_ids()
+    if result.verdict != "error" and not (is_quiz and answer in (None, "", [])):  # a quiz not answered yet
         progress().record_attempt(result)
-        keep_attempt(result, answer if exercise_id in _quiz_ids() else None)
+        keep_attempt(result, answer if is_quiz else None)
     return result
 
 

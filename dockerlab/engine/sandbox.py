@@ -23,11 +23,11 @@ from pathlib import Path
 
 import docker
 import requests
-from docker.utils import parse_bytes
 from docker.utils.build import PatternMatcher
 
 from ..errors import BuildFailed, CheckRefused, EngineUnavailable
 from ..model.limits import Limits, RunOutcome
+from ..model.text import size_in_bytes
 from .build import BASE_IMAGE, buildkit_build, check_context, classic_build, dockerignore_patterns
 from .buildx import uses_buildkit
 from .session import Session
@@ -152,7 +152,7 @@ def limited_build(session: Session, path: Path, limits: Limits, cgroup: str | No
         progress = buildkit_build(session.engine, path, None, session.labels, on_progress=on_progress,
                                   network="none", cgroup_parent=cgroup, timeout=limits.build_timeout)
     else:
-        memory = parse_bytes(limits.memory)
+        memory = size_in_bytes(limits.memory)
         progress = classic_build(session.engine, path, None, session.labels, on_progress=on_progress,
                                  timeout=limits.build_timeout, networkmode="none", memory=memory, memswap=memory,
                                  cpushares=512, cgroupparent=cgroup)
